@@ -1,0 +1,104 @@
+"""Runtime configuration: where the data lives and the limits and rule parameters of each stage.
+
+Everything has a default; each field can be overridden by an environment variable named
+``TOKENSTATS_<FIELD>`` (upper case). Disclosure-control parameters live here, not in any release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+EXPECTATIONS_DIR = REPO_ROOT / "expectations"
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("data")
+    # Ingest limits: a report beyond them is rejected before it is read.
+    max_file_bytes: int = 8 * 1024**3
+    max_rows: int = 500_000_000
+    max_string_bytes: int = 256
+    # Seconds a landed file must be left unmodified before ingest treats it as complete.
+    settle_seconds: float = 0.0
+    # DuckDB resources; memory stays bounded whatever the size of a report.
+    duckdb_memory_limit: str = "2GB"
+    duckdb_threads: int = 0  # 0: one per core
+    # Plausibility against the provider's accepted history: reject beyond this factor either way.
+    history_volume_factor: float = 10.0
+    history_price_factor: float = 10.0
+    # Disclosure control (primary rules): minimum enterprise groups per cell and the p% dominance rule.
+    min_contributors: int = 3
+    dominance_p_percent: float = 10.0
+    # Secondary suppression: a suppressed cell must stay uncertain by at least this share of its value.
+    protection_percent: float = 10.0
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        for field in dataclasses.fields(cls):
+            raw = env.get(f"TOKENSTATS_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse(field.type, raw)
+        values.update(overrides)
+        settings = cls(**values)
+        return dataclasses.replace(settings, data_dir=Path(settings.data_dir).resolve())
+
+    # The layout of the data directory (DESIGN.md).
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def registry_file(self) -> Path:
+        return self.data_dir / "registry" / "providers.csv"
+
+    @property
+    def landing_dir(self) -> Path:
+        """Claimed files being processed; named by submission id so a crash can be resumed."""
+        return self.data_dir / "landing"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def docs_dir(self) -> Path:
+        """GX Data Docs, one site for every validation."""
+        return self.data_dir / "docs"
+
+    @property
+    def warehouse_file(self) -> Path:
+        return self.data_dir / "warehouse" / "tokenstats.duckdb"
+
+    @property
+    def published_dir(self) -> Path:
+        return self.data_dir / "published"
+
+    @property
+    def analyst_file(self) -> Path:
+        return self.data_dir / "analyst" / "tokenstats.duckdb"
+
+
+def _parse(kind: object, raw: str) -> object:
+    kind = str(kind)
+    if "Path" in kind:
+        return Path(raw)
+    if "int" in kind:
+        return int(raw)
+    if "float" in kind:
+        return float(raw)
+    return raw
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings.from_env(**overrides)
