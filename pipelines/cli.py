@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from pipelines.config import Settings, load_settings
+from pipelines.warehouse import WarehouseBusy
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -35,10 +36,58 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     for r in reports:
         note = f"  fault: {r.fault}" if r.fault else ""
         print(f"{r.path.relative_to(settings.data_dir)}  {r.rows:>12,} rows{note}")
+    print(f"{len(reports)} reports, {sum(r.rows for r in reports):,} rows for {args.period} in {settings.inbox_dir}")
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.ingest import ingest_inbox
+
+    summary = ingest_inbox(settings)
+    for label, names in (
+        ("accepted", summary.accepted),
+        ("rejected", summary.rejected),
+        ("duplicate", summary.duplicate),
+        ("waiting", summary.waiting),
+    ):
+        for name in names:
+            print(f"{label:9} {name}")
     print(
-        f"{len(reports)} reports, {sum(r.rows for r in reports):,} rows for {args.period} "
-        f"in {settings.inbox_dir}"
+        f"{len(summary.accepted)} accepted, {len(summary.rejected)} rejected, {len(summary.duplicate)} duplicate, "
+        f"{len(summary.waiting)} still being written; reasons in {settings.quarantine_dir}"
     )
+    if summary.periods:
+        print(f"current figures changed for {', '.join(sorted(summary.periods))}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
+
+    with read_warehouse(settings) as con:
+        status = period_status(con, args.period)
+        unreadable = unreadable_arrivals(con)
+    counts = coverage_counts(status)
+    print(
+        f"Reference month {args.period}: {counts['providers_expected']} providers expected, "
+        f"{counts['providers_reported']} reported, {counts['providers_rejected']} rejected, "
+        f"{counts['providers_missing']} missing"
+    )
+    print(f"{'provider':28} {'standing':9} {'rows':>12}  {'latest arrival (UTC)':20} latest file / reason")
+    for row in status.iter_rows(named=True):
+        rows = f"{row['accepted_rows']:,}" if row["accepted_rows"] is not None else "-"
+        when = f"{row['latest_at']:%Y-%m-%d %H:%M}" if row["latest_at"] else "-"
+        note = row["latest_file"] or "no report received"
+        if row["latest_status"] and row["latest_status"] != "accepted":
+            note += f" [{row['latest_status']}] {row['latest_reason']}"
+        flag = "" if row["expected"] else " (not expected)"
+        print(f"{row['provider_id']:28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
+        if row["latest_status"] == "rejected" and row["latest_reason_path"]:
+            print(f"{'':62} details: {row['latest_reason_path']}")
+    if unreadable.height:
+        print("\nFiles that could not be read (no reference month):")
+        for row in unreadable.iter_rows(named=True):
+            print(f"  {row['provider_id']}/{row['file_name']}  {row['received_at']:%Y-%m-%d %H:%M}  {row['reason']}")
     return 0
 
 
@@ -48,13 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     gen = commands.add_parser("generate", help="write a synthetic national month into the inbox")
     gen.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
-    gen.add_argument(
-        "--rows", type=int, default=1_000_000, help="rows over all providers (default 1,000,000)"
-    )
+    gen.add_argument("--rows", type=int, default=1_000_000, help="rows over all providers (default 1,000,000)")
     gen.add_argument("--providers", type=int, default=12, help="number of providers (default 12)")
-    gen.add_argument(
-        "--seed", type=int, default=20261, help="random seed: the same seed gives the same bytes"
-    )
+    gen.add_argument("--seed", type=int, default=20261, help="random seed: the same seed gives the same bytes")
     gen.add_argument(
         "--fault",
         action="append",
@@ -63,6 +108,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a realistic defect into one provider's report (repeatable); see `tokenstats faults`",
     )
     gen.set_defaults(handler=cmd_generate)
+
+    ingest = commands.add_parser("ingest", help="validate and load every complete report in the inbox")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    status = commands.add_parser("status", help="the ledger for a month: who reported, who is missing, why")
+    status.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
+    status.set_defaults(handler=cmd_status)
 
     faults = commands.add_parser("faults", help="list the defects `generate --fault` can inject")
     faults.set_defaults(handler=cmd_faults)
@@ -90,6 +142,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 2
+    except WarehouseBusy as error:
+        print(f"tokenstats: {error}", file=sys.stderr)
+        return 75  # EX_TEMPFAIL: try again later
 
 
 if __name__ == "__main__":

@@ -85,9 +85,7 @@ class Contract:
 
 def _is_string(arrow_type: pa.DataType) -> bool:
     return (
-        pa.types.is_string(arrow_type)
-        or pa.types.is_large_string(arrow_type)
-        or (pa.types.is_string_view(arrow_type))
+        pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or (pa.types.is_string_view(arrow_type))
     )
 
 

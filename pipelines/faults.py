@@ -38,9 +38,7 @@ FAULTS: dict[str, Fault] = {
     "other_provider": Fault("provider.matches_folder", "the report claims to be another provider's"),
     "mixed_periods": Fault("report_period.single", "rows of two reference periods"),
     "negative_counts": Fault("output_tokens.range", "negative output_tokens in a few rows"),
-    "cached_exceeds_input": Fault(
-        "cached_input_tokens.not_above_input", "cached_input_tokens > input_tokens"
-    ),
+    "cached_exceeds_input": Fault("cached_input_tokens.not_above_input", "cached_input_tokens > input_tokens"),
     "requests_zero": Fault("requests.positive_with_tokens", "tokens reported with zero requests"),
     "unknown_region": Fault("region_code.in_code_list", "region codes that GB/T 2260 does not have"),
     "two_digit_region": Fault("region_code.in_code_list", "2-digit province codes instead of 6-digit"),
@@ -99,35 +97,27 @@ def apply_to_chunk(fault: str, table: pa.Table, chunk_number: int, registry: lis
             df = df.drop("modality")
         case "int32_overflow":
             df = df.with_columns(
-                pl.col("input_tokens")
-                .cast(pl.UInt32, wrap_numerical=True)
-                .cast(pl.Int32, wrap_numerical=True)
+                pl.col("input_tokens").cast(pl.UInt32, wrap_numerical=True).cast(pl.Int32, wrap_numerical=True)
             )
         case "extra_column":
             df = df.with_columns(customer_name=pl.lit("Example Customer Ltd."))
         case "other_provider":
             own = df["provider_id"][0]
-            df = df.with_columns(
-                provider_id=pl.lit(next(p.provider_id for p in registry if p.provider_id != own))
-            )
+            df = df.with_columns(provider_id=pl.lit(next(p.provider_id for p in registry if p.provider_id != own)))
         case "utc_shift":
             df = df.with_columns(pl.col("usage_date") - pl.duration(days=1))
         case "mixed_periods" if first:
             previous = _previous_period(df["report_period"][0])
             df = _set_rows(df, _first_rows(df), report_period=pl.lit(previous))
         case "negative_counts" if first:
-            df = _set_rows(
-                df, _first_rows(df, pl.col("output_tokens") > 0), output_tokens=-pl.col("output_tokens")
-            )
+            df = _set_rows(df, _first_rows(df, pl.col("output_tokens") > 0), output_tokens=-pl.col("output_tokens"))
         case "cached_exceeds_input" if first:
             df = _set_rows(df, _first_rows(df), cached_input_tokens=pl.col("input_tokens") + 1000)
         case "requests_zero" if first:
             tokens = pl.col("input_tokens") + pl.col("output_tokens") > 0
             df = _set_rows(df, _first_rows(df, tokens), requests=pl.lit(0, pl.Int64))
         case "unknown_region" if first:
-            df = _set_each(
-                df, _first_rows(df), "region_code", ["990000", "980000", "970000", "960000", "950000"]
-            )
+            df = _set_each(df, _first_rows(df), "region_code", ["990000", "980000", "970000", "960000", "950000"])
         case "two_digit_region" if first:
             df = _set_rows(df, _first_rows(df), region_code=pl.col("region_code").str.slice(0, 2))
         case "hk_mo_tw_region" if first:
@@ -147,14 +137,10 @@ def apply_to_chunk(fault: str, table: pa.Table, chunk_number: int, registry: lis
                 sector_code=pl.col("sector_code") + pl.col("sector_code").replace_strict(_DIVISION_2011),
             )
         case "sector_for_individual" if first:
-            df = _set_rows(
-                df, _first_rows(df, pl.col("customer_type") == "individual"), sector_code=pl.lit("I")
-            )
+            df = _set_rows(df, _first_rows(df, pl.col("customer_type") == "individual"), sector_code=pl.lit("I"))
         case "sector_missing" if first:
             enterprise = pl.col("customer_type") == "enterprise"
-            df = _set_rows(
-                df, _unique_without(df, "sector_code", enterprise), sector_code=pl.lit(None, pl.String)
-            )
+            df = _set_rows(df, _unique_without(df, "sector_code", enterprise), sector_code=pl.lit(None, pl.String))
         case "date_outside_period" if first:
             on_first_day = pl.col("usage_date") == pl.col("usage_date").min()
             df = _set_rows(
@@ -170,8 +156,7 @@ def apply_to_chunk(fault: str, table: pa.Table, chunk_number: int, registry: lis
             df = df.with_columns(pl.col("settlement_amount") * 100)
         case "volume_spike":
             df = df.with_columns(
-                pl.col(c) * 20
-                for c in ("input_tokens", "cached_input_tokens", "output_tokens", "settlement_amount")
+                pl.col(c) * 20 for c in ("input_tokens", "cached_input_tokens", "output_tokens", "settlement_amount")
             )
     return _restore_types(df.to_arrow(), table)
 

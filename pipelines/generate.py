@@ -283,9 +283,7 @@ def _sample_series(
     per_modality = max(1, min(12, int(np.log10(count + 1) * 2)))
     brand = provider.provider_id.split("-")[0][:3]
     catalogue = [
-        (m, f"{brand}-{MODALITIES[m]}-{v + 1}.{int(rng.integers(10))}")
-        for m in range(5)
-        for v in range(per_modality)
+        (m, f"{brand}-{MODALITIES[m]}-{v + 1}.{int(rng.integers(10))}") for m in range(5) for v in range(per_modality)
     ]
     zipf = 1.0 / np.arange(1, per_modality + 1) ** 1.1
     pick = rng.choice(per_modality, count, p=zipf / zipf.sum())
@@ -391,9 +389,7 @@ def _report_chunks(
         per_request = np.array(TOKENS_PER_REQUEST)[modality] * rng.lognormal(0.0, 0.3, n)
         requests = np.where(total > 0, np.maximum(1, np.round(total / per_request)), 0).astype(np.int64)
         price_in = series.input_price[s]
-        yuan = (
-            (input_tokens - cached) * price_in + cached * price_in * 0.25 + output * series.output_price[s]
-        ) / 1e6
+        yuan = ((input_tokens - cached) * price_in + cached * price_in * 0.25 + output * series.output_price[s]) / 1e6
         amount_units = np.round(yuan * 1e4).astype(np.int64)  # ten-thousandths of a yuan
 
         compute = series.compute[s]

@@ -30,8 +30,7 @@ COLUMNS = [f.name for f in fields(Provider)]
 def read_registry(path: Path) -> list[Provider]:
     if not path.exists():
         raise FileNotFoundError(
-            f"provider registry not found at {path}; "
-            "run `tokenstats generate` or place the bureau's registry there"
+            f"provider registry not found at {path}; run `tokenstats generate` or place the bureau's registry there"
         )
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)

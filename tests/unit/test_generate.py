@@ -59,9 +59,7 @@ def test_reports_stream_in_bounded_row_groups(month: Path):
 
 
 def test_string_columns_arrive_in_several_arrow_encodings(month: Path):
-    encodings = {
-        str(pq.read_schema(f).field("region_code").type) for f in (month / "inbox").glob("*/*.parquet")
-    }
+    encodings = {str(pq.read_schema(f).field("region_code").type) for f in (month / "inbox").glob("*/*.parquet")}
     assert encodings == {"string", "large_string", "dictionary<values=string, indices=int32, ordered=0>"}
 
 
@@ -79,9 +77,7 @@ def test_a_few_providers_dominate_and_a_long_tail_follows(month: Path):
 
 
 def test_text_far_ahead_then_code_image_audio_video(month: Path):
-    by_modality = (
-        _usage(month).group_by("modality").agg(pl.col("tokens").sum()).sort("tokens", descending=True)
-    )
+    by_modality = _usage(month).group_by("modality").agg(pl.col("tokens").sum()).sort("tokens", descending=True)
     assert by_modality["modality"].to_list() == ["text", "code", "image", "audio", "video"]
     text, code = by_modality["tokens"][0], by_modality["tokens"][1]
     assert text > 2.5 * code
@@ -120,9 +116,7 @@ def test_sector_i_leads_enterprise_use_and_resellers_are_a_minority(month: Path)
     )
     assert enterprise["sector_code"][0] == "I"
     assert enterprise["tokens"][0] / enterprise["tokens"].sum() > 0.25
-    reseller_share = (
-        usage.filter(pl.col("customer_type") == "reseller")["tokens"].sum() / usage["tokens"].sum()
-    )
+    reseller_share = usage.filter(pl.col("customer_type") == "reseller")["tokens"].sum() / usage["tokens"].sum()
     assert 0.05 < reseller_share < 0.25
 
 
@@ -138,9 +132,7 @@ def test_weekdays_busier_for_enterprises_and_prices_differ_by_modality(month: Pa
     per_day = dict(zip(daily["weekend"], daily["tokens"], strict=True))
     assert per_day[False] > 1.3 * per_day[True]
     price = usage.group_by("modality").agg(
-        (pl.col("settlement_amount").cast(pl.Float64).sum() / pl.col("tokens").sum() * 1e6).alias(
-            "yuan_per_m"
-        )
+        (pl.col("settlement_amount").cast(pl.Float64).sum() / pl.col("tokens").sum() * 1e6).alias("yuan_per_m")
     )
     prices = dict(zip(price["modality"], price["yuan_per_m"], strict=True))
     assert prices["video"] > prices["image"] > prices["text"]

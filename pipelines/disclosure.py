@@ -1,0 +1,269 @@
+"""Disclosure control: no published cell may reveal an enterprise group's figures.
+
+1. Primary rules flag a cell backed by fewer than ``min_contributors`` enterprise groups (``A``) or
+   dominated by its largest contributor (``O``, the p% rule: the rest of the cell, net of the second
+   largest contributor, would estimate the largest within p%). Both are evaluated on total tokens and on
+   settlement amount; providers of one enterprise group are one contributor.
+2. Secondary suppression (``D``): every published sum relation (a total and its parts, along any
+   dimension, across every table of the release) gets at least two suppressed members, cheapest first.
+3. The audit decides: for each suppressed cell, a linear programme over the published cells computes the
+   interval an attacker can derive for its value (HiGHS); while any interval is narrower than the
+   protection level, one more cell beside the weakest is suppressed and the audit runs again.
+
+Cells are keyed by the dimensions in ``DIMENSIONS``, where ``_T`` is a total and a region may be an
+economic zone; the sum relations follow from those keys and the province → zone → ``_T`` hierarchy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+import polars as pl
+from scipy import sparse
+
+from pipelines.contract import read_code_list
+
+DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
+TOTAL = "_T"
+RULE_MEASURES = ("total_tokens", "settlement_amount")
+FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_contributors: int = 3
+    dominance_p_percent: float = 10.0
+    protection_percent: float = 10.0
+
+
+@dataclass(frozen=True)
+class Relation:
+    """One published sum: ``parent`` is the total of ``children`` (row indices into the cells)."""
+
+    parent: int
+    children: tuple[int, ...]
+
+    @property
+    def members(self) -> tuple[int, ...]:
+        return (self.parent, *self.children)
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What an attacker can derive about a suppressed cell from everything published."""
+
+    cell: int
+    measure: str
+    value: float
+    low: float
+    high: float
+    required: float  # the protection the cell needs, either way
+
+    @property
+    def protected(self) -> bool:
+        slack = 1e-9 * max(abs(self.value), 1.0)
+        return self.high >= self.value + self.required - slack and self.low <= self.value - self.required + slack
+
+
+def zone_of_province() -> dict[str, str]:
+    return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+
+
+def primary_status(cells: pl.DataFrame, rules: Rules) -> np.ndarray:
+    """``A``, ``O`` or ``F`` for every cell, from its contributor figures."""
+    contributors = cells["contributors"].to_numpy()
+    status = np.full(cells.height, FREE, dtype="<U1")
+    dominated = np.zeros(cells.height, dtype=bool)
+    for measure, largest, second in (
+        ("total_tokens", "largest_tokens", "second_tokens"),
+        ("settlement_amount", "largest_settlement", "second_settlement"),
+    ):
+        total, x1, x2 = (cells[c].cast(pl.Float64).to_numpy() for c in (measure, largest, second))
+        dominated |= (total - x1 - x2) < rules.dominance_p_percent / 100.0 * x1
+    status[(contributors >= rules.min_contributors) & dominated] = DOMINANT
+    status[(contributors > 0) & (contributors < rules.min_contributors)] = FEW
+    return status
+
+
+def sum_relations(cells: pl.DataFrame, zones: dict[str, str] | None = None) -> list[Relation]:
+    """Every total-and-parts relation among the cells, along each dimension."""
+    zones = zone_of_province() if zones is None else zones
+    keys = list(cells.select(DIMENSIONS).iter_rows())
+    index = {key: i for i, key in enumerate(keys)}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        for d, value in enumerate(key):
+            if value == TOTAL:
+                continue
+            for parent_value in _ancestors(DIMENSIONS[d], value, zones):
+                parent = (*key[:d], parent_value, *key[d + 1 :])
+                if parent in index:
+                    groups[(d, parent)].append(i)
+                    break
+    return [Relation(index[parent], tuple(children)) for (_, parent), children in groups.items()]
+
+
+def _ancestors(dimension: str, value: str, zones: dict[str, str]) -> list[str]:
+    """Nearest first: a province sums into its economic zone where zones are published, else the total."""
+    if dimension == "region_code" and value in zones:
+        return [zones[value], TOTAL]
+    return [TOTAL]
+
+
+def protect_cells(cells: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None) -> pl.DataFrame:
+    """The cells with ``conf_status``: primary and secondary suppression, proven by the audit."""
+    relations = sum_relations(cells, zones)
+    status = primary_status(cells, rules)
+    values = {m: cells[m].cast(pl.Float64).to_numpy() for m in RULE_MEASURES}
+    tokens = values["total_tokens"]
+    by_member: dict[int, list[Relation]] = defaultdict(list)
+    for relation in relations:
+        for member in relation.members:
+            by_member[member].append(relation)
+
+    # Suppressing more only widens every interval, so a cell proven protected stays protected.
+    proven: dict[str, set[int]] = {m: set() for m in RULE_MEASURES}
+    while True:
+        _complete_relations(status, relations, tokens, rules)
+        weak = []
+        for m in RULE_MEASURES:
+            unproven = [int(i) for i in np.flatnonzero(status != FREE) if i not in proven[m]]
+            for iv in audit_suppression(values[m], status, relations, m, rules, unproven):
+                (proven[m].add(iv.cell) if iv.protected else weak.append(iv))
+        if not weak:
+            return cells.with_columns(conf_status=pl.Series(status))
+        for iv in {iv.cell: iv for iv in weak}.values():
+            candidates = [i for r in by_member[iv.cell] for i in r.members if status[i] == FREE]
+            if candidates:
+                status[_complement(candidates, values[iv.measure], iv.required)] = SECONDARY
+        if not any(status[i] == FREE for iv in weak for r in by_member[iv.cell] for i in r.members):
+            return cells.with_columns(conf_status=pl.Series(status))  # nothing left to hide it behind
+
+
+def _complete_relations(status: np.ndarray, relations: list[Relation], tokens: np.ndarray, rules: Rules) -> None:
+    """No sum may have exactly one suppressed member: hide a part (or the total) that can cover it."""
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            suppressed = [i for i in relation.members if status[i] != FREE]
+            if len(suppressed) != 1:
+                continue
+            free_parts = [i for i in relation.children if status[i] == FREE]
+            required = rules.protection_percent / 100.0 * tokens[suppressed[0]]
+            status[_complement(free_parts, tokens, required) if free_parts else relation.parent] = SECONDARY
+            changed = True
+
+
+def _complement(candidates: list[int], values: np.ndarray, required: float) -> int:
+    """The cheapest cell to hide beside a weak one: the smallest that is at least the protection it needs
+    (a smaller one cannot hide the difference), else the largest there is."""
+    enough = [i for i in candidates if values[i] >= required]
+    if enough:
+        return min(enough, key=lambda i: (values[i], i))
+    return max(candidates, key=lambda i: (values[i], -i))
+
+
+def audit_suppression(
+    values: np.ndarray,
+    status: np.ndarray,
+    relations: list[Relation],
+    measure: str,
+    rules: Rules,
+    cells: list[int] | None = None,
+) -> list[Interval]:
+    """The feasible interval of suppressed cells (all, or those listed), given every free cell and sum."""
+    hidden = np.flatnonzero(status != FREE)
+    if len(hidden) == 0:
+        return []
+    scale = max(float(np.abs(values).max()), 1.0)
+    column = {cell: j for j, cell in enumerate(hidden)}
+    rows, cols, coefs, rhs = [], [], [], []
+    for relation in relations:
+        members = [(relation.parent, 1.0)] + [(c, -1.0) for c in relation.children]
+        unknown = [(column[i], a) for i, a in members if i in column]
+        if not unknown:
+            continue
+        row = len(rhs)
+        for j, a in unknown:
+            rows.append(row)
+            cols.append(j)
+            coefs.append(a)
+        rhs.append(-sum(a * values[i] for i, a in members if i not in column) / scale)
+    matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(len(rhs), len(hidden)))
+    highs = _model(matrix, np.array(rhs))
+    # Every solution is a set of values consistent with the release: it widens what is proven about every
+    # hidden cell at once, so most sides are proven without a solve of their own. A side that fails is
+    # always solved exactly.
+    truth = values[hidden] / scale
+    required = rules.protection_percent / 100.0 * np.abs(truth)
+    low_seen, high_seen = truth.copy(), truth.copy()
+    for cell in hidden if cells is None else cells:
+        j = column[cell]
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            minimise = sense == highspy.ObjSense.kMinimize
+            if (low_seen[j] <= truth[j] - required[j]) if minimise else (high_seen[j] >= truth[j] + required[j]):
+                continue
+            bound, solution = _optimise(highs, j, len(hidden), sense)
+            if solution is not None:
+                np.minimum(low_seen, solution, out=low_seen)
+                np.maximum(high_seen, solution, out=high_seen)
+            if minimise:
+                low_seen[j] = bound
+            else:
+                high_seen[j] = bound
+    return [
+        Interval(
+            int(cell),
+            measure,
+            float(values[cell]),
+            low_seen[j] * scale,
+            high_seen[j] * scale,
+            required[j] * scale,
+        )
+        for cell in (hidden if cells is None else cells)
+        for j in [column[cell]]
+    ]
+
+
+def _model(matrix: sparse.csc_matrix, rhs: np.ndarray) -> highspy.Highs:
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    # Each solve changes only the objective: primal simplex restarts from the last basis (15x faster).
+    highs.setOptionValue("simplex_strategy", 4)
+    lp = highspy.HighsLp()
+    n = matrix.shape[1]
+    lp.num_col_, lp.num_row_ = n, matrix.shape[0]
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_ = np.zeros(n)
+    lp.col_upper_ = np.full(n, highspy.kHighsInf)
+    lp.row_lower_ = rhs
+    lp.row_upper_ = rhs
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    highs.passModel(lp)
+    return highs
+
+
+def _optimise(highs: highspy.Highs, column: int, n: int, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:
+    """The optimum of one cell's value, and the solution reaching it (None when unbounded)."""
+    cost = np.zeros(n)
+    cost[column] = 1.0
+    highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+    highs.changeObjectiveSense(sense)
+    highs.run()
+    model_status = highs.getModelStatus()
+    if model_status == highspy.HighsModelStatus.kUnbounded:
+        return float("inf"), None
+    if model_status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(model_status)}")
+    solution = np.asarray(highs.getSolution().col_value)
+    return float(highs.getInfo().objective_function_value), solution

@@ -1,0 +1,50 @@
+"""Reading the ledger: who reported for a month, who is missing, what was rejected and why."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import duckdb
+import polars as pl
+
+from pipelines.config import Settings
+from pipelines.warehouse import WarehouseBusy, configure, run_sql
+
+
+@contextlib.contextmanager
+def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, read-only. DuckDB refuses while a writer holds it: say so plainly."""
+    if not settings.warehouse_file.exists():
+        raise FileNotFoundError(f"no warehouse yet at {settings.warehouse_file}; run `tokenstats ingest` first")
+    try:
+        con = duckdb.connect(str(settings.warehouse_file), read_only=True)
+    except duckdb.IOException as error:
+        raise WarehouseBusy(
+            f"the warehouse is being written by another process ({error}); try again shortly, "
+            f"or query the analyst snapshot {settings.analyst_file}"
+        ) from None
+    try:
+        yield configure(con, settings)
+    finally:
+        con.close()
+
+
+def period_status(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
+    """One row per provider: expected or not, reported / rejected / missing, latest arrival and reason."""
+    return run_sql(con, "ledger/period_status", period=period).pl()
+
+
+def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
+    return run_sql(con, "ledger/unreadable", limit=limit).pl()
+
+
+def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
+    """Providers expected, reported, rejected (no accepted report) and missing, for publication."""
+    expected = status.filter(pl.col("expected"))
+    return {
+        "providers_expected": expected.height,
+        "providers_reported": status.filter(pl.col("standing") == "reported").height,
+        "providers_rejected": status.filter(pl.col("standing") == "rejected").height,
+        "providers_missing": expected.filter(pl.col("standing") == "missing").height,
+    }

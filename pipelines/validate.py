@@ -1,0 +1,144 @@
+"""Validation of one received report, in three layers that all report into the same ``Verdict``:
+
+1. structure (``structure.py``): readable Parquet, the contract's columns and logical types, limits,
+   one provider (the folder's) and one period;
+2. the Great Expectations suite ``expectations/usage_report.json`` (``expectations.py``), run by GX on
+   DuckDB over the Parquet file: code lists, ranges, not-null, cross-column rules, key uniqueness;
+3. history and plausibility (``check_history``), in the warehouse when the report is loaded: totals and
+   prices far off the provider's previous accepted months.
+
+Layers 1-2 need no warehouse, so files validate in parallel; layer 3 runs in the single writer.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import duckdb
+
+from pipelines.config import Settings
+from pipelines.contract import load_contract
+from pipelines.reasons import Received, RuleFailure, Verdict
+from pipelines.structure import check_file, check_identity, check_schema
+from pipelines.warehouse import connect_memory, run_sql
+
+HISTORY_MONTHS = 3
+
+
+def validate_report(path: Path, received: Received, settings: Settings) -> Verdict:
+    """Structure and expectation layers for the file at ``path``; never raises on bad input."""
+    contract = load_contract()
+    verdict = Verdict(received=received, contract_version=contract.version)
+    started = time.perf_counter()
+    if received.provider_id not in _registered(settings):
+        verdict.failures.append(
+            RuleFailure(
+                "provider.registered",
+                "structure",
+                f"{received.provider_id!r} is not a registered provider; only registered providers may report",
+            )
+        )
+        return verdict
+    failures, parquet = check_file(path, settings)
+    verdict.failures.extend(failures)
+    if parquet is None:
+        return verdict
+    verdict.row_count = parquet.metadata.num_rows
+    verdict.failures.extend(check_schema(parquet, contract))
+    if verdict.failures:
+        return verdict
+
+    con = connect_memory(settings)
+    try:
+        failures, period = check_identity(con, path, received.provider_id, settings)
+        verdict.failures.extend(failures)
+        verdict.report_period = period
+        verdict.stats["structure_seconds"] = round(time.perf_counter() - started, 3)
+        if verdict.failures:
+            return verdict
+        from pipelines.expectations import run_suite  # GX is heavy: import only when a file gets this far
+
+        started = time.perf_counter()
+        con.execute(f"create view report as select * from read_parquet('{_quote(path)}')")
+        failures, verdict.docs_path = run_suite(con, "report", verdict.row_count, settings, received)
+        verdict.failures.extend(failures)
+        verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
+        if verdict.accepted:
+            verdict.totals = _totals(con)
+    finally:
+        con.close()
+    return verdict
+
+
+def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Settings) -> list[RuleFailure]:
+    """Totals and prices against the provider's previous accepted months (the warehouse's view)."""
+    history = run_sql(
+        con,
+        "ingest/provider_history",
+        provider_id=verdict.received.provider_id,
+        report_period=verdict.report_period,
+        months=HISTORY_MONTHS,
+    ).fetchall()
+    if not history:
+        return []  # a first report has nothing to compare with
+    failures = []
+    tokens_now = sum(int(t["total_tokens"]) for t in verdict.totals)
+    tokens_before = sum(int(row[1]) for row in history) / len({row[0] for row in history})
+    factor = settings.history_volume_factor
+    if tokens_before > 0 and not (1 / factor <= tokens_now / tokens_before <= factor):
+        failures.append(
+            RuleFailure(
+                "history.total_tokens",
+                "history",
+                f"total tokens {tokens_now:,} are {tokens_now / tokens_before:,.1f} times your average over your "
+                f"previous {HISTORY_MONTHS} accepted months ({tokens_before:,.0f}); check the units and resend, or "
+                "contact the bureau if the change is real",
+                details={"total_tokens": tokens_now, "previous_average": round(tokens_before)},
+            )
+        )
+    before = {}
+    for _, tokens, amount, modality in history:
+        t, a = before.get(modality, (0, 0.0))
+        before[modality] = (t + int(tokens), a + float(amount))
+    factor = settings.history_price_factor
+    for now in verdict.totals:
+        tokens, amount = before.get(now["modality"], (0, 0.0))
+        if not tokens or not amount or not int(now["total_tokens"]):
+            continue
+        price_now = float(now["settlement_amount"]) / int(now["total_tokens"]) * 1e6
+        price_before = amount / tokens * 1e6
+        if not (1 / factor <= price_now / price_before <= factor):
+            failures.append(
+                RuleFailure(
+                    "history.price_per_million_tokens",
+                    "history",
+                    f"{now['modality']}: {price_now:,.2f} yuan per million tokens is {price_now / price_before:,.1f} "
+                    f"times your previous months ({price_before:,.2f}); settlement_amount must be in yuan, not cents",
+                    column="settlement_amount",
+                    details={
+                        "modality": now["modality"],
+                        "price_per_million_tokens": round(price_now, 4),
+                        "previous": round(price_before, 4),
+                    },
+                )
+            )
+    return failures
+
+
+def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    rows = con.sql(
+        "select modality, count(*), sum(input_tokens + output_tokens)::hugeint, sum(settlement_amount) "
+        "from report group by modality order by modality"
+    ).fetchall()
+    return [{"modality": m, "rows": n, "total_tokens": str(t), "settlement_amount": str(a)} for m, n, t, a in rows]
+
+
+def _registered(settings: Settings) -> set[str]:
+    from pipelines.registry import read_registry
+
+    return {p.provider_id for p in read_registry(settings.registry_file)}
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("'", "''")

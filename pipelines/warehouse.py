@@ -1,0 +1,137 @@
+"""The DuckDB warehouse: connections, schema, reference tables, named SQL, and the single-writer lock.
+
+DuckDB allows one writer process per file, and a reader cannot open a file a writer holds; so every write
+goes through ``open_warehouse`` under an exclusive lock, and analysts read a snapshot (``snapshot.py``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pipelines.config import SCHEMAS_DIR, Settings
+from pipelines.contract import read_code_list
+from pipelines.registry import COLUMNS as REGISTRY_COLUMNS
+from pipelines.registry import read_registry
+
+SQL_DIR = Path(__file__).resolve().parent / "sql"
+REFERENCE_TABLES = {
+    "ref.provinces": "provinces.csv",
+    "ref.economic_zones": "economic_zones.csv",
+    "ref.sectors": "sectors.csv",
+    "ref.modalities": "modalities.csv",
+    "ref.customer_types": "customer_types.csv",
+}
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process holds the warehouse for writing."""
+
+
+def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
+    """Bound memory and threads, whatever the size of the data."""
+    con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
+    if settings.duckdb_threads:
+        con.execute(f"set threads = {int(settings.duckdb_threads)}")
+    con.execute("set preserve_insertion_order = false")
+    return con
+
+
+def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for work on files (validation, exports); spills to the system temp dir."""
+    return configure(duckdb.connect(), settings)
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Exclusive right to write the warehouse, across processes (Airflow tasks, CLI runs)."""
+    path = settings.warehouse_file.with_suffix(".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+") as handle:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise WarehouseBusy(
+                        f"the warehouse {settings.warehouse_file} is being written by {holder}; "
+                        "try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """The warehouse, opened for writing under the writer lock, with its schema in place."""
+    with writer_lock(settings, wait_seconds):
+        settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+        con = configure(duckdb.connect(str(settings.warehouse_file)), settings)
+        try:
+            con.execute((SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8"))
+            yield con
+        finally:
+            con.close()
+
+
+def load_reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Replace code lists and the registry in one transaction (they change rarely, and never partly)."""
+    con.execute("begin")
+    try:
+        for table, file_name in REFERENCE_TABLES.items():
+            rows = read_code_list(file_name)
+            columns = list(rows[0])
+            con.execute(f"delete from {table}")
+            placeholders = ", ".join("?" for _ in columns)
+            con.executemany(
+                f"insert into {table} ({', '.join(columns)}) values ({placeholders})",
+                [[_cell(r[c]) for c in columns] for r in rows],
+            )
+        providers = read_registry(settings.registry_file)
+        con.execute("delete from ref.providers")
+        con.executemany(
+            f"insert into ref.providers values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
+            [[getattr(p, c) for c in REGISTRY_COLUMNS] for p in providers],
+        )
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _cell(value: str) -> Any:
+    if value in ("true", "false"):
+        return value == "true"
+    return value or None
+
+
+def sql_text(name: str) -> str:
+    """The text of a named SQL file, e.g. ``marts/by_region`` → ``pipelines/sql/marts/by_region.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation | None:
+    """Run a named SQL file with bound parameters (``$name`` in the file); values are never spliced in.
+
+    A query comes back as a relation (consume it before the next statement); other statements run now.
+    """
+    return con.sql(sql_text(name), params=params or None)

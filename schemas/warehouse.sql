@@ -1,0 +1,84 @@
+-- TokenStats warehouse (DuckDB): reference tables, the submission ledger and accepted usage rows.
+-- Idempotent: every statement can run against an existing warehouse.
+
+create schema if not exists ref;
+create schema if not exists core;
+
+-- Code lists (schemas/*.csv) and the provider registry, reloaded on every ingest.
+create table if not exists ref.provinces (
+    region_code varchar primary key,
+    name varchar not null,
+    name_zh varchar not null,
+    economic_zone varchar not null,
+    computing_hub varchar
+);
+create table if not exists ref.economic_zones (zone_code varchar primary key, name varchar, name_zh varchar);
+create table if not exists ref.sectors (
+    sector_code varchar primary key, name varchar, name_zh varchar, in_reports boolean
+);
+create table if not exists ref.modalities (modality varchar primary key, name varchar, name_zh varchar);
+create table if not exists ref.customer_types (
+    customer_type varchar primary key, name varchar, name_zh varchar, use_type varchar, sector_rule varchar
+);
+create table if not exists ref.providers (
+    provider_id varchar primary key,
+    name varchar not null,
+    enterprise_group varchar not null,
+    registered_province varchar not null,
+    active_from varchar not null
+);
+
+-- The ledger: one row per file received. submission_id is the sha256 of the bytes.
+create table if not exists core.submissions (
+    submission_id varchar not null,
+    provider_id varchar not null,
+    report_period varchar,                 -- null when the file could not be read
+    file_name varchar not null,            -- as received in the provider's inbox folder
+    size_bytes bigint not null,
+    row_count bigint,
+    received_at timestamptz not null,      -- when the file landed (its modification time)
+    status varchar not null check (status in ('accepted', 'rejected', 'superseded', 'duplicate')),
+    reason varchar,                        -- one line for people; the full list is in reason_path
+    reason_path varchar,                   -- reason.json beside the quarantined file
+    docs_path varchar,                     -- GX Data Docs page of the validation
+    stored_path varchar,                   -- where the bytes are kept (archive or quarantine)
+    superseded_by varchar,
+    contract_version varchar not null,
+    primary key (submission_id, file_name, received_at)
+);
+
+-- Per submission and modality: the figures the plausibility checks compare month on month.
+create table if not exists core.submission_totals (
+    submission_id varchar not null,
+    modality varchar not null,
+    row_count bigint not null,
+    total_tokens hugeint not null,
+    settlement_amount decimal(38, 4) not null,
+    primary key (submission_id, modality)
+);
+
+-- Accepted report rows, superseded ones included (for audit); current figures join core.submissions.
+create table if not exists core.usage (
+    submission_id varchar not null,
+    report_period varchar not null,
+    provider_id varchar not null,
+    usage_date date not null,
+    region_code varchar not null,
+    compute_region_code varchar,
+    modality varchar not null,
+    customer_type varchar not null,
+    sector_code varchar,
+    model_id varchar not null,
+    input_tokens bigint not null,
+    cached_input_tokens bigint not null,
+    output_tokens bigint not null,
+    requests bigint not null,
+    settlement_amount decimal(18, 4) not null  -- the contract caps a row at 10^13 yuan: 18 digits suffice
+);
+
+-- Current figures: rows of each provider's accepted (not superseded) report for each month.
+create or replace view core.current_usage as
+select u.*
+from core.usage as u
+join core.submissions as s using (submission_id)
+where s.status = 'accepted';
