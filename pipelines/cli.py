@@ -6,14 +6,12 @@ Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system f
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable, Sequence
 
 from pipelines.config import Settings, load_settings
+from pipelines.periods import PERIOD
 from pipelines.warehouse import WarehouseBusy
-
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _period(value: str) -> str:
@@ -91,6 +89,36 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.publish import publish_month
+    from pipelines.snapshot import refresh_snapshot
+    from pipelines.warehouse import open_warehouse
+
+    with open_warehouse(settings) as con:
+        release = publish_month(con, args.period, settings, force=args.force)
+        snapshot = refresh_snapshot(con, settings)
+    if release is None:
+        print(f"{args.period}: inputs unchanged since the latest release; nothing new published")
+    else:
+        print(f"published {release}")
+        print(f"  bulletin  {release / 'bulletin.html'}")
+    print(f"analyst snapshot {snapshot}")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.snapshot import query_snapshot
+
+    relation = query_snapshot(settings, args.sql)
+    if args.format == "csv":
+        relation.pl().write_csv(sys.stdout)
+    elif args.format == "json":
+        print(relation.pl().write_json())
+    else:
+        relation.show(max_rows=args.max_rows, max_width=200)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenstats", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -115,6 +143,17 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="the ledger for a month: who reported, who is missing, why")
     status.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
     status.set_defaults(handler=cmd_status)
+
+    publish = commands.add_parser("publish", help="write the month's release (a new version when inputs changed)")
+    publish.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
+    publish.add_argument("--force", action="store_true", help="write a new version even if inputs are unchanged")
+    publish.set_defaults(handler=cmd_publish)
+
+    query = commands.add_parser("query", help="run read-only SQL on the analyst snapshot")
+    query.add_argument("sql", help='SQL text, e.g. "select * from analyst.about"')
+    query.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    query.add_argument("--max-rows", type=int, default=40)
+    query.set_defaults(handler=cmd_query)
 
     faults = commands.add_parser("faults", help="list the defects `generate --fault` can inject")
     faults.set_defaults(handler=cmd_faults)

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pipelines.config import Settings
 from pipelines.contract import load_contract
+from pipelines.periods import previous_period
 from pipelines.registry import Provider
 
 ROWS_TOUCHED = 5
@@ -107,7 +108,7 @@ def apply_to_chunk(fault: str, table: pa.Table, chunk_number: int, registry: lis
         case "utc_shift":
             df = df.with_columns(pl.col("usage_date") - pl.duration(days=1))
         case "mixed_periods" if first:
-            previous = _previous_period(df["report_period"][0])
+            previous = previous_period(df["report_period"][0])
             df = _set_rows(df, _first_rows(df), report_period=pl.lit(previous))
         case "negative_counts" if first:
             df = _set_rows(df, _first_rows(df, pl.col("output_tokens") > 0), output_tokens=-pl.col("output_tokens"))
@@ -180,11 +181,6 @@ def apply_to_file(fault: str, path: Path, rows: int) -> int:
             with path.open("r+b") as f:
                 f.truncate(Settings.from_env().max_file_bytes + 1)
     return rows
-
-
-def _previous_period(period: str) -> str:
-    year, month = (int(x) for x in period.split("-"))
-    return f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}"
 
 
 def _first_rows(df: pl.DataFrame, where: pl.Expr | None = None, limit: int = ROWS_TOUCHED) -> pl.Series:

@@ -12,7 +12,6 @@ a temporary name and renamed, so ingest never sees half a file. The same seed gi
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import os
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ import pyarrow.parquet as pq
 
 from pipelines import faults as inject
 from pipelines.contract import load_contract, read_code_list
+from pipelines.periods import month_days
 from pipelines.registry import Provider, write_registry
 
 NATIONAL_MONTHLY_TOKENS = 3.0e15
@@ -141,11 +141,6 @@ class GeneratedReport:
     path: Path
     rows: int
     fault: str | None
-
-
-def month_days(period: str) -> list[dt.date]:
-    year, month = (int(x) for x in period.split("-"))
-    return [dt.date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]
 
 
 def synthetic_registry(n_providers: int, seed: int) -> list[Provider]:

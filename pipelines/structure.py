@@ -7,7 +7,6 @@ columns, so a broken or hostile file is refused before any heavy work. Each chec
 
 from __future__ import annotations
 
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,10 +17,10 @@ import pyarrow.parquet as pq
 
 from pipelines.config import Settings
 from pipelines.contract import Contract
+from pipelines.periods import PERIOD
 from pipelines.reasons import RuleFailure
 
 MAGIC = b"PAR1"
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # A Parquet value expands by at most this factor per row beyond the declared string limit: more is a bomb.
 MAX_EXPANSION_PER_ROW = 64
 
