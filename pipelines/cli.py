@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 
-from pipelines.config import Settings, load_settings
+from pipelines.config import Settings, UsageError, load_settings
 from pipelines.periods import PERIOD
 from pipelines.warehouse import WarehouseBusy
 
@@ -178,12 +179,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handler(args, load_settings())
     except KeyboardInterrupt:
         return 130
-    except (ValueError, FileNotFoundError) as error:
+    except UsageError as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 2
     except WarehouseBusy as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again later
+    except Exception as error:  # a system fault: nothing was lost, a rerun resumes; operators need the trace
+        traceback.print_exc()
+        print(f"tokenstats: system fault: {error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -16,6 +16,10 @@ SCHEMAS_DIR = REPO_ROOT / "schemas"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
 
+class UsageError(ValueError):
+    """A request that cannot be carried out as asked (bad arguments, nothing to do): exit code 2."""
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path = Path("data")

@@ -19,6 +19,7 @@ import logging
 import os
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
@@ -43,17 +44,9 @@ def run_suite(
 ) -> tuple[list[RuleFailure], str | None]:
     """Validate ``table`` on ``con``; the failures (with counts and samples) and the Data Docs page."""
     gx = _gx()
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = _progress_bars_off()
     docs_dir = settings.docs_dir / received.provider_id / received.submission_id
-    context.add_data_docs_site(
-        site_name="tokenstats",
-        site_config={
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        },
-    )
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(docs_dir))
+    context.variables.progress_bars = _progress_bars_off()
     source = context.data_sources.add_duckdb_sa(
         name="report",
         connection_string="duckdb:///:memory:",  # selects the dialect; the creator supplies the connection
@@ -210,6 +203,22 @@ def _sqlalchemy() -> Any:
     import sqlalchemy
 
     return sqlalchemy
+
+
+def _project_config(docs_dir: Path) -> Any:
+    """An in-memory context whose only Data Docs site is the submission's own folder (GX's default
+    ephemeral context would also build a site in a fresh temporary directory for every validation)."""
+    from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
+
+    site = {
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+    }
+    return DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        data_docs_sites={"tokenstats": site},
+    )
 
 
 def _progress_bars_off() -> Any:

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines import faults as inject
+from pipelines.config import UsageError
 from pipelines.contract import load_contract, read_code_list
 from pipelines.periods import month_days
 from pipelines.registry import Provider, write_registry
@@ -203,16 +204,16 @@ def _assign_faults(faults: list[str], registry: list[Provider]) -> dict[str, str
     for spec in faults:
         kind, _, provider_id = spec.partition("=")
         if kind not in inject.FAULTS:
-            raise ValueError(f"unknown fault {kind!r}; known: {', '.join(inject.FAULTS)}")
+            raise UsageError(f"unknown fault {kind!r}; known: {', '.join(inject.FAULTS)}")
         if provider_id and provider_id not in ids:
-            raise ValueError(f"fault {spec!r} names unknown provider {provider_id!r}")
+            raise UsageError(f"fault {spec!r} names unknown provider {provider_id!r}")
         if not provider_id:
             free = [p for p in free if p not in assigned]
             if not free:
-                raise ValueError("more faults than providers; name a provider with kind=provider_id")
+                raise UsageError("more faults than providers; name a provider with kind=provider_id")
             provider_id = free[0]
         if provider_id in assigned:
-            raise ValueError(f"provider {provider_id} already has fault {assigned[provider_id]!r}")
+            raise UsageError(f"provider {provider_id} already has fault {assigned[provider_id]!r}")
         assigned[provider_id] = kind
     return assigned
 

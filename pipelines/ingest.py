@@ -82,7 +82,8 @@ def discover_reports(settings: Settings, now: float | None = None) -> tuple[list
                 modified = entry.lstat().st_mtime
             except FileNotFoundError:  # claimed by a concurrent run
                 continue
-            (waiting if now - modified < settings.settle_seconds else complete).append(entry)
+            settling = settings.settle_seconds > 0 and now - modified < settings.settle_seconds
+            (waiting if settling else complete).append(entry)
     return complete, waiting
 
 

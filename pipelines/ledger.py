@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import duckdb
 import polars as pl
 
-from pipelines.config import Settings
+from pipelines.config import Settings, UsageError
 from pipelines.warehouse import WarehouseBusy, configure, run_sql
 
 
@@ -16,7 +16,7 @@ from pipelines.warehouse import WarehouseBusy, configure, run_sql
 def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, read-only. DuckDB refuses while a writer holds it: say so plainly."""
     if not settings.warehouse_file.exists():
-        raise FileNotFoundError(f"no warehouse yet at {settings.warehouse_file}; run `tokenstats ingest` first")
+        raise UsageError(f"no warehouse yet at {settings.warehouse_file}; run `tokenstats ingest` first")
     try:
         con = duckdb.connect(str(settings.warehouse_file), read_only=True)
     except duckdb.IOException as error:

@@ -24,7 +24,7 @@ import duckdb
 import polars as pl
 
 import pipelines
-from pipelines.config import Settings
+from pipelines.config import Settings, UsageError
 from pipelines.contract import load_contract
 from pipelines.disclosure import DIMENSIONS, TOTAL, Rules, protect_cells
 from pipelines.ledger import coverage_counts, period_status
@@ -274,7 +274,7 @@ def publish_month(
 
     inputs = release_inputs(con, period, settings)
     if not inputs.submissions:
-        raise ValueError(f"no accepted reports for {period}: nothing to publish")
+        raise UsageError(f"no accepted reports for {period}: nothing to publish")
     if not force and not needs_release(settings, inputs):
         return None
     version, previous = next_version(settings, period)

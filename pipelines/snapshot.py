@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.config import Settings
+from pipelines.config import Settings, UsageError
 from pipelines.warehouse import sql_text
 
 # The oldest storage format our analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0).
@@ -46,7 +46,7 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
 def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
     """Run read-only SQL on the analyst snapshot (what ``tokenstats query`` does)."""
     if not settings.analyst_file.exists():
-        raise FileNotFoundError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
+        raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
     con = duckdb.connect(str(settings.analyst_file), read_only=True)
     return con.sql(sql)
 
