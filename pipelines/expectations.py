@@ -26,6 +26,7 @@ import duckdb
 
 from pipelines.config import EXPECTATIONS_DIR, Settings
 from pipelines.contract import load_contract
+from pipelines.periods import month_days
 from pipelines.reasons import MAX_SAMPLES, Received, RuleFailure, clean_sample
 
 SUITE_FILE = EXPECTATIONS_DIR / "usage_report.json"
@@ -33,14 +34,25 @@ SUITE_FILE = EXPECTATIONS_DIR / "usage_report.json"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
-def expectation_parameters() -> dict[str, list[str]]:
-    """Code lists for the suite's ``$PARAMETER`` value sets, from ``schemas/`` (never copied into JSON)."""
+def expectation_parameters(period: str) -> dict[str, Any]:
+    """The suite's ``$PARAMETER`` values: code lists from ``schemas/`` (never copied into the JSON) and the
+    first and last day of the report's month."""
     contract = load_contract()
-    return {name: contract.code_list(name) for name in contract.code_list_specs}
+    days = month_days(period)
+    return {
+        **{name: contract.code_list(name) for name in contract.code_list_specs},
+        "period_start": days[0].isoformat(),
+        "period_end": days[-1].isoformat(),
+    }
 
 
 def run_suite(
-    con: duckdb.DuckDBPyConnection, table: str, rows: int | None, settings: Settings, received: Received
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    period: str,
+    rows: int | None,
+    settings: Settings,
+    received: Received,
 ) -> tuple[list[RuleFailure], str | None]:
     """Validate ``table`` on ``con``; the failures (with counts and samples) and the Data Docs page."""
     gx = _gx()
@@ -71,7 +83,7 @@ def run_suite(
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
         )
     )
-    parameters = expectation_parameters()
+    parameters = expectation_parameters(period)
     try:
         outcome = checkpoint.run(expectation_parameters=parameters)
         ((identifier, result),) = outcome.run_results.items()
@@ -120,7 +132,9 @@ def _explain(
         if "column" in config.kwargs or "column_A" in config.kwargs:
             result_format["unexpected_index_column_names"] = key
         detail = batch.validate(expectation, expectation_parameters=parameters, result_format=result_format)
-        failures.append(_failure(config, detail.result or {}, con, table, rows))
+        failure = _failure(config, detail.result or {}, con, table, rows)
+        if failure is not None:
+            failures.append(failure)
     return failures
 
 
@@ -149,10 +163,10 @@ def _failure(config: Any, result: dict, con: duckdb.DuckDBPyConnection, table: s
     )
 
 
-def _sample_rows(con: duckdb.DuckDBPyConnection, query: str, table: str) -> list[dict]:
-    """A few rows of an unexpected-rows query (GX returns them only in COMPLETE results)."""
+def _sample_rows(con: duckdb.DuckDBPyConnection, query: str, table: str, limit: int | None = MAX_SAMPLES) -> list[dict]:
+    """Rows of an unexpected-rows query (GX returns them only in COMPLETE results), a few or all."""
     sql = query.replace("{batch}", f"(select * from {table}) as batch")
-    relation = con.cursor().sql(f"select * from ({sql}) limit {MAX_SAMPLES}")
+    relation = con.cursor().sql(f"select * from ({sql})" + (f" limit {int(limit)}" if limit else ""))
     return [dict(zip(relation.columns, row, strict=True)) for row in relation.fetchall()]
 
 

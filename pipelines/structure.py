@@ -19,6 +19,7 @@ from pipelines.config import Settings
 from pipelines.contract import Contract
 from pipelines.periods import PERIOD
 from pipelines.reasons import RuleFailure
+from pipelines.warehouse import run_sql
 
 MAGIC = b"PAR1"
 # A Parquet value expands by at most this factor per row beyond the declared string limit: more is a bomb.
@@ -154,30 +155,9 @@ def check_schema(parquet: pq.ParquetFile, contract: Contract) -> list[RuleFailur
 def check_identity(
     con: duckdb.DuckDBPyConnection, path: Path, provider_id: str, settings: Settings
 ) -> tuple[list[RuleFailure], str | None]:
-    """One provider, one period, strings within the size limit; returns the report period when single."""
-    string_columns = [
-        "report_period",
-        "provider_id",
-        "region_code",
-        "compute_region_code",
-        "modality",
-        "customer_type",
-        "sector_code",
-        "model_id",
-    ]
-    longest = ", ".join(f"max(strlen({c}))" for c in string_columns)
-    row = con.execute(
-        f"""
-        select count(distinct report_period), min(report_period),
-               count(*) filter (where provider_id is distinct from $provider),
-               min(provider_id) filter (where provider_id is distinct from $provider),
-               greatest({longest})
-        from read_parquet($path)
-        """,
-        {"provider": provider_id, "path": str(path)},
-    ).fetchone()
-    assert row is not None
-    periods, period, foreign_rows, foreign_id, longest_string = row
+    """One provider, one period, text within limits; returns the report period when single."""
+    row = run_sql(con, "validate/identity", provider=provider_id, path=str(path)).fetchall()[0]
+    periods, period, foreign_rows, foreign_id, longest_string, unprintable, unprintable_sample = row
     failures = []
     if foreign_rows:
         failures.append(
@@ -195,6 +175,16 @@ def check_identity(
             _fail(
                 "schema.string_length",
                 f"a text value is {longest_string:,} bytes long, over the limit of {settings.max_string_bytes}",
+            )
+        )
+    if unprintable:
+        failures.append(
+            _fail(
+                "model_id.printable",
+                f"{unprintable:,} rows have a model_id with characters other than printable ASCII "
+                f"(e.g. {_short(unprintable_sample.encode('unicode_escape').decode(), 60)!r})",
+                column="model_id",
+                failing_rows=unprintable,
             )
         )
     if periods != 1:

@@ -21,7 +21,7 @@ from pipelines.config import Settings
 from pipelines.contract import load_contract
 from pipelines.reasons import Received, RuleFailure, Verdict
 from pipelines.structure import check_file, check_identity, check_schema
-from pipelines.warehouse import connect_memory, run_sql
+from pipelines.warehouse import connect_memory, run_sql, sql_literal, sql_text
 
 HISTORY_MONTHS = 3
 
@@ -60,8 +60,8 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         from pipelines.expectations import run_suite  # GX is heavy: import only when a file gets this far
 
         started = time.perf_counter()
-        con.execute(f"create view report as select * from read_parquet('{_quote(path)}')")
-        failures, verdict.docs_path = run_suite(con, "report", verdict.row_count, settings, received)
+        con.execute(sql_text("validate/report_batch").format(path=sql_literal(str(path))))
+        failures, verdict.docs_path = run_suite(con, "report", period, verdict.row_count, settings, received)
         verdict.failures.extend(failures)
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
@@ -138,7 +138,3 @@ def _registered(settings: Settings) -> set[str]:
     from pipelines.registry import read_registry
 
     return {p.provider_id for p in read_registry(settings.registry_file)}
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

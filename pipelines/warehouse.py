@@ -129,6 +129,11 @@ def sql_text(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
+def sql_literal(value: str) -> str:
+    """A quoted SQL string literal, for the few statements that cannot bind parameters (view definitions)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation | None:
     """Run a named SQL file with bound parameters (``$name`` in the file); values are never spliced in.
 
