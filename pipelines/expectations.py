@@ -138,11 +138,18 @@ def _explain(
     return failures
 
 
-def _failure(config: Any, result: dict, con: duckdb.DuckDBPyConnection, table: str, rows: int | None) -> RuleFailure:
+def _failure(
+    config: Any, result: dict, con: duckdb.DuckDBPyConnection, table: str, rows: int | None
+) -> RuleFailure | None:
     meta = config.meta or {}
     rule = meta.get("rule", config.type)
     column = config.kwargs.get("column") or config.kwargs.get("column_B")
-    if config.type == "unexpected_rows_expectation":
+    if "confirm_query" in meta:  # a rule checked on a hash: exact SQL names the rows (and rules out a collision)
+        samples = _sample_rows(con, meta["confirm_query"], table, limit=None)
+        if not samples:
+            return None
+        count = len(samples)
+    elif config.type == "unexpected_rows_expectation":
         count = result.get("observed_value")
         samples = _sample_rows(con, config.kwargs["unexpected_rows_query"], table)
     else:
