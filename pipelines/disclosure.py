@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import highspy
@@ -232,7 +234,7 @@ def audit_suppression(
 
 
 def _model(matrix: sparse.csc_matrix, rhs: np.ndarray) -> highspy.Highs:
-    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+    with _stdout_silenced():  # HiGHS prints its banner from C, past Python's sys.stdout
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
     # Each solve changes only the objective: primal simplex restarts from the last basis (15x faster).
@@ -251,6 +253,20 @@ def _model(matrix: sparse.csc_matrix, rhs: np.ndarray) -> highspy.Highs:
     lp.a_matrix_.value_ = matrix.data
     highs.passModel(lp)
     return highs
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
 
 
 def _optimise(highs: highspy.Highs, column: int, n: int, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:

@@ -120,7 +120,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
         pl.col("settlement_amount", "largest_settlement", "second_settlement").cast(pl.Decimal(38, 4)),
     ).select(*DIMENSIONS, *MEASURES, *CONTRIBUTOR_COLUMNS)
     _store(con, "mart.contributions", period, contributions)
-    _store(con, "mart.cells", period, cells)
+    _store(con, "mart.cells", period, cells.with_columns(conf_status=pl.lit(None, pl.String)))  # set by disclosure
     return cells
 
 

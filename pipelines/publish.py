@@ -17,7 +17,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import duckdb
@@ -77,26 +77,24 @@ def latest_release(settings: Settings, period: str) -> Path | None:
     return max(versions, key=lambda p: int(p.name[1:]), default=None)
 
 
-def needs_release(settings: Settings, inputs: Inputs) -> bool:
-    latest = latest_release(settings, inputs.period)
-    if latest is None:
-        return True
-    manifest = json.loads((latest / MANIFEST).read_text(encoding="utf-8"))
-    return manifest["inputs"] != inputs.to_json()
+def build_month_cells(con: duckdb.DuckDBPyConnection, period: str) -> int:
+    """Stage "marts": every cell of the month, unprotected, into ``mart.cells``; returns the cell count."""
+    return build_marts(con, period).height
 
 
-def protected_cells(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> pl.DataFrame:
-    """Build the month's cells and apply disclosure control; the flags are kept in ``mart.cells``."""
-    cells = build_marts(con, period)
+def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> dict[str, int]:
+    """Stage "disclosure": flag the month's cells in ``mart.cells``; returns the count of each flag."""
+    cells = run_sql(con, "publish/month_cells", period=period).pl().drop("reference_period", "conf_status")
+    if cells.is_empty():
+        raise UsageError(f"no cells for {period}: build the marts first")
     rules = Rules(settings.min_contributors, settings.dominance_p_percent, settings.protection_percent)
     protected = protect_cells(cells, rules)
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:
-        con.execute("alter table mart.cells add column if not exists conf_status varchar")
         run_sql(con, "publish/store_flags", period=period)
     finally:
         con.unregister("flags")
-    return protected
+    return dict(protected.group_by("conf_status").len().iter_rows())
 
 
 def release_tables(
@@ -205,30 +203,98 @@ def _read_table(release: Path | None, name: str) -> pl.DataFrame | None:
 # --- writing ---------------------------------------------------------------------------------------------
 
 
-def stage_folder(settings: Settings, info: ReleaseInfo) -> Path:
-    return settings.published_dir / info.period / f".v{info.version}.staging"
+@dataclass(frozen=True)
+class ReleasePlan:
+    """What the next release of a month will be; small enough for an Airflow XCom (``to_json``)."""
 
+    info: ReleaseInfo
+    inputs: Inputs
+    coverage: dict[str, int]
+    staging: Path
 
-def write_tables(folder: Path, tables: dict[str, pl.DataFrame]) -> None:
-    """CSV and Parquet for each table; the bytes depend on the values only."""
-    (folder / "tables").mkdir(parents=True, exist_ok=True)
-    for name, table in tables.items():
-        table.write_csv(folder / "tables" / f"{name}.csv")
-        table.write_parquet(folder / "tables" / f"{name}.parquet", compression="zstd", statistics=False)
+    def to_json(self) -> dict:
+        return {
+            "info": asdict(self.info),
+            "inputs": asdict(self.inputs),
+            "coverage": self.coverage,
+            "staging": str(self.staging),
+        }
 
-
-def finalize_release(folder: Path, info: ReleaseInfo, inputs: Inputs, created_at: dt.datetime) -> Path:
-    """Write the manifest and move the staged folder into place (atomic); returns the release folder."""
-    files = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        files.append(
-            {
-                "path": path.relative_to(folder).as_posix(),
-                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                "bytes": path.stat().st_size,
-                "rows": _rows(path),
-            }
+    @classmethod
+    def from_json(cls, data: dict) -> ReleasePlan:
+        inputs = data["inputs"]
+        return cls(
+            ReleaseInfo(**data["info"]),
+            Inputs(**{**inputs, "submissions": tuple(inputs["submissions"])}),
+            data["coverage"],
+            Path(data["staging"]),
         )
+
+
+def plan_release(
+    con: duckdb.DuckDBPyConnection, period: str, settings: Settings, force: bool = False
+) -> ReleasePlan | None:
+    """Stage "coverage": who reported, and whether the month needs a new release (None: it does not)."""
+    coverage = coverage_counts(period_status(con, period))
+    inputs = release_inputs(con, period, settings)
+    if not inputs.submissions:
+        raise UsageError(f"no accepted reports for {period}: nothing to publish")
+    latest = latest_release(settings, period)
+    if latest is not None and not force and _manifest(latest)["inputs"] == inputs.to_json():
+        return None
+    version = 1 if latest is None else int(latest.name[1:]) + 1
+    info = ReleaseInfo(
+        period, version, None if latest is None else version - 1, inputs.pipeline_version, inputs.contract_version
+    )
+    staging = settings.published_dir / period / f".v{version}.staging"
+    return ReleasePlan(info, inputs, coverage, staging)
+
+
+def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: Settings) -> Path:
+    """Stage "exports": the tables as CSV, Parquet, XLSX and SDMX into the staging folder."""
+    from pipelines.sdmx import write_sdmx
+    from pipelines.workbook import write_workbook
+
+    info = plan.info
+    cells = run_sql(con, "publish/month_cells", period=info.period).pl().drop("reference_period")
+    if cells.is_empty() or cells["conf_status"].null_count():
+        raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
+    previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
+    previous_month = latest_release(settings, previous_period(info.period))
+    tables = release_tables(cells, info, plan.coverage, previous_month, previous)
+    shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
+    (plan.staging / "tables").mkdir(parents=True)
+    for name, table in tables.items():
+        table.write_csv(plan.staging / "tables" / f"{name}.csv")
+        table.write_parquet(plan.staging / "tables" / f"{name}.parquet", compression="zstd", statistics=False)
+    write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
+    write_sdmx(plan.staging / "sdmx", tables, info)
+    return plan.staging
+
+
+def write_release_bulletin(plan: ReleasePlan) -> Path:
+    """Stage "bulletin": the HTML bulletin, from the staged tables."""
+    from pipelines.bulletin import write_bulletin
+
+    tables = {p.stem: pl.read_parquet(p) for p in sorted((plan.staging / "tables").glob("*.parquet"))}
+    return write_bulletin(plan.staging / "bulletin.html", tables, plan.info)
+
+
+def finalize_release(plan: ReleasePlan, created_at: dt.datetime) -> Path:
+    """Stage "release": write the manifest and move the staged folder into place, atomically."""
+    target = plan.staging.parent / f"v{plan.info.version}"
+    if (target / MANIFEST).exists():  # a retry after the rename: the release is already out
+        return target
+    info, folder = plan.info, plan.staging
+    files = [
+        {
+            "path": p.relative_to(folder).as_posix(),
+            "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+            "bytes": p.stat().st_size,
+            "rows": _rows(p),
+        }
+        for p in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+    ]
     write_json(
         folder / MANIFEST,
         {
@@ -237,27 +303,13 @@ def finalize_release(folder: Path, info: ReleaseInfo, inputs: Inputs, created_at
             "status": info.status,
             "revises": f"v{info.previous_version}" if info.previous_version else None,
             "created_at": created_at.isoformat(timespec="seconds"),
-            "inputs": inputs.to_json(),
+            "coverage": plan.coverage,
+            "inputs": plan.inputs.to_json(),
             "files": files,
         },
     )
-    target = folder.parent / f"v{info.version}"
     os.rename(folder, target)
     return target
-
-
-def _rows(path: Path) -> int | None:
-    if path.suffix == ".parquet":
-        return pl.scan_parquet(path).select(pl.len()).collect().item()
-    if path.suffix == ".csv":
-        with path.open("rb") as f:
-            return max(sum(1 for _ in f) - 1, 0)
-    return None
-
-
-def next_version(settings: Settings, period: str) -> tuple[int, Path | None]:
-    latest = latest_release(settings, period)
-    return (1, None) if latest is None else (int(latest.name[1:]) + 1, latest)
 
 
 def publish_month(
@@ -267,27 +319,30 @@ def publish_month(
     force: bool = False,
     created_at: dt.datetime | None = None,
 ) -> Path | None:
-    """The whole release for the command line; None when the inputs have not changed since the last one."""
-    from pipelines.bulletin import write_bulletin
-    from pipelines.sdmx import write_sdmx
-    from pipelines.workbook import write_workbook
-
-    inputs = release_inputs(con, period, settings)
-    if not inputs.submissions:
-        raise UsageError(f"no accepted reports for {period}: nothing to publish")
-    if not force and not needs_release(settings, inputs):
+    """Every stage in turn (the command line); None when the inputs have not changed since the last release."""
+    plan = plan_release(con, period, settings, force)
+    if plan is None:
         return None
-    version, previous = next_version(settings, period)
-    info = ReleaseInfo(
-        period, version, int(previous.name[1:]) if previous else None, inputs.pipeline_version, inputs.contract_version
-    )
-    cells = protected_cells(con, period, settings)
-    coverage = coverage_counts(period_status(con, period))
-    tables = release_tables(cells, info, coverage, latest_release(settings, previous_period(period)), previous)
-    folder = stage_folder(settings, info)
-    shutil.rmtree(folder, ignore_errors=True)  # what a crashed attempt left
-    write_tables(folder, tables)
-    write_workbook(folder / f"tokenstats_{period}_v{version}.xlsx", tables, info)
-    write_sdmx(folder / "sdmx", tables, info)
-    write_bulletin(folder / "bulletin.html", tables, info)
-    return finalize_release(folder, info, inputs, created_at or dt.datetime.now(dt.UTC))
+    build_month_cells(con, period)
+    protect_month(con, period, settings)
+    export_release(con, plan, settings)
+    write_release_bulletin(plan)
+    return finalize_release(plan, created_at or dt.datetime.now(dt.UTC))
+
+
+def latest_manifest(settings: Settings, period: str) -> dict | None:
+    latest = latest_release(settings, period)
+    return None if latest is None else _manifest(latest)
+
+
+def _manifest(release: Path) -> dict:
+    return json.loads((release / MANIFEST).read_text(encoding="utf-8"))
+
+
+def _rows(path: Path) -> int | None:
+    if path.suffix == ".parquet":
+        return pl.scan_parquet(path).select(pl.len()).collect().item()
+    if path.suffix == ".csv":
+        with path.open("rb") as f:
+            return max(sum(1 for _ in f) - 1, 0)
+    return None

@@ -66,6 +66,11 @@ UNIT_CODES = {
 }
 TOTAL, NOT_REPORTED = ("_T", "Total", "合计"), ("_X", "Not reported", "未报告")
 ZH = "zh"
+SHARE = "share_of_total_pct"
+MEASURE_NOTES = {
+    SHARE: " Of the total of the table the cell is published in; the national total of final use, which is also "
+    "a row of the use-type table, carries 100 (its share of final use).",
+}
 _MEASURE_RELATIONSHIP = re.compile(r"\s*<str:MeasureRelationship>.*?</str:MeasureRelationship>", re.S)
 _NS = {
     "str": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/structure",
@@ -148,7 +153,10 @@ def _codelists() -> dict[str, Codelist]:
             "Sector of the customer (GB/T 4754-2017 section)",
             [*sectors, _code("_X", "Unspecified", "Intermediate use carries no sector"), total],
         ),
-        "CL_MEASURE": ("Measure", [_code(m, name, f"Unit: {unit}") for m, (name, unit) in MEASURES.items()]),
+        "CL_MEASURE": (
+            "Measure",
+            [_code(m, name, f"Unit: {unit}.{MEASURE_NOTES.get(m, '')}") for m, (name, unit) in MEASURES.items()],
+        ),
         "CL_UNIT_MEASURE": ("Unit of measure", [_code(c, n) for c, n in sorted(units)]),
         "CL_OBS_STATUS": ("Observation status", [_code(c, n) for c, n in OBS_STATUS.items()]),
         # CONF_STATUS: the codes and meanings are those of the SDMX cross-domain CL_CONF_STATUS (F free,
@@ -257,13 +265,7 @@ def _writing_schema(dsd: DataStructureDefinition):
 def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelists: dict[str, Codelist]):
     """One row per cell and measure, in code-list order; every coded value checked against its list."""
     columns = ["reference_period", *DIMENSION_IDS, "obs_status", "conf_status"]
-    parts = [tables[t].select(*columns, *MEASURES) for t in CELL_TABLES if t in tables and tables[t].height]
-    if not parts:
-        cells = pl.DataFrame(schema={c: pl.String for c in columns})
-        rows: list[tuple] = []
-    else:
-        cells = pl.concat([_as_text(p) for p in parts]).unique([*DIMENSION_IDS], keep="first", maintain_order=True)
-        rows = cells.rows()
+    rows = _cells(tables, columns)
     order = {dim: {c.id: i for i, c in enumerate(codelists[_codelist_of(dim)])} for dim in DIMENSION_IDS.values()}
     units = {m: UNIT_CODES[unit][0] for m, (_, unit) in MEASURES.items()}
     status_codes = {c.id for c in codelists["CL_OBS_STATUS"]}
@@ -299,6 +301,24 @@ def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelis
         dtype=object,
     )
     return frame
+
+
+def _cells(tables: dict[str, pl.DataFrame], columns: list[str]) -> list[tuple]:
+    """The union of the cell tables, one row per cell (``columns`` then ``MEASURES``, measures as text).
+
+    A cell published in several tables must be the same cell in each, flags included (a cell confidential in one
+    table and free in another would disclose it): anything else is refused. The exception is the share, which is
+    of the table's total: a cell in several tables keeps the share of its first table in ``CELL_TABLES`` order
+    (the national final-use total: 100, not its share of all uses in ``use_type``)."""
+    parts = [_as_text(tables[t].select(*columns, *MEASURES)) for t in CELL_TABLES if t in tables and tables[t].height]
+    if not parts:
+        return []
+    cells = pl.concat(parts)
+    keys = [*DIMENSION_IDS]
+    variants = cells.drop(SHARE).unique().group_by(keys).len().filter(pl.col("len") > 1)
+    if variants.height:
+        raise ValueError(f"cells that differ between tables: {variants.select(keys).head(5).rows()}")
+    return cells.unique(keys, keep="first", maintain_order=True).rows()
 
 
 def _codelist_of(dimension: str) -> str:
