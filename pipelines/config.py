@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Orchestration names shared by the DAGs (dags/ builds the Airflow objects from them).
+WAREHOUSE_ASSET = "tokenstats_warehouse"
+WAREHOUSE_ASSET_URI = "file:///tokenstats/warehouse/core.usage"
+WAREHOUSE_POOL = "tokenstats_warehouse"
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
@@ -29,6 +33,8 @@ class Settings:
     max_string_bytes: int = 256
     # Seconds a landed file must be left unmodified before ingest treats it as complete.
     settle_seconds: float = 0.0
+    # How long a warehouse writer waits for another to finish before giving up (a retry will follow).
+    lock_wait_seconds: float = 600.0
     # DuckDB resources; memory stays bounded whatever the size of a report.
     duckdb_memory_limit: str = "2GB"
     duckdb_threads: int = 0  # 0: one per core

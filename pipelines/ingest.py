@@ -29,7 +29,7 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.reasons import Received, Verdict, write_json
-from pipelines.warehouse import load_reference_tables, open_warehouse, run_sql
+from pipelines.warehouse import file_lock, load_reference_tables, open_warehouse, run_sql
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,11 @@ class Claim:
     @property
     def verdict_file(self) -> Path:
         return self.folder / VERDICT_FILE
+
+    @property
+    def label(self) -> str:
+        """``provider/file name``, as operators know the file."""
+        return f"{self.received.provider_id}/{self.received.file_name}"
 
 
 @dataclass
@@ -109,7 +114,7 @@ def claim_report(path: Path, settings: Settings) -> Claim | None:
     try:
         os.rename(path, folder / stored_name)
     except FileNotFoundError:
-        return None if not (folder / stored_name).exists() else _read_claim(folder)
+        return None if not (folder / stored_name).exists() else read_claim(folder)
     return Claim(folder, received, stored_name)
 
 
@@ -118,7 +123,7 @@ def pending_claims(settings: Settings) -> list[Claim]:
     claims = []
     if settings.landing_dir.is_dir():
         for folder in sorted(settings.landing_dir.glob("*/*")):
-            claim = _read_claim(folder)
+            claim = read_claim(folder)
             if claim is not None:
                 claims.append(claim)
     return sorted(claims, key=lambda c: (c.received.received_at, c.received.provider_id, c.received.file_name))
@@ -135,30 +140,41 @@ def validate_claim(claim: Claim, settings: Settings) -> Verdict:
     return verdict
 
 
-def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float = 0.0) -> IngestSummary:
+def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | None = None) -> IngestSummary:
     """Record validated claims in the ledger and the warehouse, then file them away. One writer at a time."""
     summary = IngestSummary()
-    with open_warehouse(settings, wait_seconds) as con:
+    wait = settings.lock_wait_seconds if wait_seconds is None else wait_seconds
+    with open_warehouse(settings, wait) as con:
         load_reference_tables(con, settings)
         for claim in claims:
             verdict = validate_claim(claim, settings)
             status = _record(con, claim, verdict, settings)
             _file_away(claim, verdict, status, settings)
-            getattr(summary, status if status != "superseded" else "accepted").append(_label(claim))
+            getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
             if status in ("accepted", "superseded") and verdict.report_period:
                 summary.periods.add(verdict.report_period)
     return summary
 
 
-def ingest_inbox(settings: Settings) -> IngestSummary:
-    """The whole landing for the command line: claim, validate and load everything complete."""
+def claim_inbox(settings: Settings) -> tuple[list[Claim], list[Path]]:
+    """Claim every complete inbox file; all claims awaiting load (a crashed run's too), and files still
+    being written (left for the next run)."""
     complete, waiting = discover_reports(settings)
     for path in complete:
         claim_report(path, settings)
-    claims = pending_claims(settings)
-    for claim in claims:
-        validate_claim(claim, settings)
-    summary = load_claims(claims, settings)
+    return pending_claims(settings), waiting
+
+
+def ingest_inbox(settings: Settings) -> IngestSummary:
+    """The whole landing for the command line: claim, validate and load everything complete.
+
+    One ingest at a time: a second one started meanwhile stops at once with a clear message (the Airflow
+    DAG gets the same guarantee from ``max_active_runs=1``)."""
+    with file_lock(settings.landing_dir / ".ingest.lock", 0, "ingest"):
+        claims, waiting = claim_inbox(settings)
+        for claim in claims:
+            validate_claim(claim, settings)
+        summary = load_claims(claims, settings)
     summary.waiting = [f"{p.parent.name}/{p.name}" for p in waiting]
     return summary
 
@@ -306,14 +322,10 @@ def _safe_name(name: str) -> str:
     return safe or "report"
 
 
-def _read_claim(folder: Path) -> Claim | None:
+def read_claim(folder: Path) -> Claim | None:
     try:
         data = json.loads((folder / CLAIM_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
     claim = Claim(folder=folder, received=Received.from_json(data), stored_name=data["stored_name"])
     return claim if os.path.lexists(claim.report) else None
-
-
-def _label(claim: Claim) -> str:
-    return f"{claim.received.provider_id}/{claim.received.file_name}"

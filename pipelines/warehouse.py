@@ -50,9 +50,8 @@ def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 @contextlib.contextmanager
-def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> Iterator[None]:
-    """Exclusive right to write the warehouse, across processes (Airflow tasks, CLI runs)."""
-    path = settings.warehouse_file.with_suffix(".lock")
+def file_lock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
+    """An exclusive lock across processes (flock), held for the block; names its holder when refused."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
         deadline = time.monotonic() + wait_seconds
@@ -64,10 +63,7 @@ def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> Iterator[None]
                 if time.monotonic() >= deadline:
                     handle.seek(0)
                     holder = handle.read().strip() or "another process"
-                    raise WarehouseBusy(
-                        f"the warehouse {settings.warehouse_file} is being written by {holder}; "
-                        "try again when it has finished"
-                    ) from None
+                    raise WarehouseBusy(f"{what} is in use by {holder}; try again when it has finished") from None
                 time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
@@ -78,6 +74,13 @@ def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> Iterator[None]
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> contextlib.AbstractContextManager[None]:
+    """Exclusive right to write the warehouse, across processes (Airflow tasks, command-line runs)."""
+    return file_lock(
+        settings.warehouse_file.with_suffix(".lock"), wait_seconds, f"the warehouse {settings.warehouse_file}"
+    )
 
 
 @contextlib.contextmanager
