@@ -76,7 +76,7 @@ def write_bulletin(path: Path, tables: dict[str, pl.DataFrame], release: Release
     rows = {name: table.to_dicts() for name, table in tables.items()}
     body = "\n".join(
         [
-            _masthead(release, bool(rows.get("revisions"))),
+            _masthead(release, "revisions" in rows),
             '<main id="content">',
             _headline(rows, release),
             _main_points(rows, names),
@@ -550,8 +550,13 @@ def _coverage_table(rows: dict[str, list[dict]]) -> str:
 
 def _revisions_section(rows: dict[str, list[dict]], names: _Names, release: ReleaseInfo) -> str:
     revisions = rows.get("revisions")
-    if not revisions:
+    if revisions is None:
         return ""
+    if not revisions:
+        return f"""<section id="revisions" aria-labelledby="revisions-h">
+<h2 id="revisions-h">Revisions <span class="zh" lang="zh-Hans">数据修订</span></h2>
+<p class="lead">No published figure or flag has changed since version {release.previous_version}.</p>
+</section>"""
     regional = [
         r for r in revisions
         if r["use_type"] == "final" and all(r[d] == TOTAL for d in ("compute_region_code", "modality", "sector_code"))
@@ -600,9 +605,10 @@ cell.</p>
 
 
 def _revision_td(row: dict | None, column: str, flags: tuple[str, ...], scale: Decimal) -> str:
-    if row is None:
+    statuses = [row.get(f) for f in flags] if row is not None else [None]
+    if None in statuses:  # a cell new in this version, or no longer published
         return '<td class="na">..</td>'
-    hidden = [row.get(f) for f in flags if row.get(f) != "F"]
+    hidden = [s for s in statuses if s != "F"]
     if hidden:
         return f'<td class="conf">{_flag(hidden[0])}</td>'
     value = row.get(column)
@@ -716,7 +722,7 @@ def _svg(id_: str, width: int, height: int, title: str, desc: str, content: Iter
 
 _HATCH = (
     '<defs><pattern id="{id}-hatch" patternUnits="userSpaceOnUse" width="6" height="6" patternTransform="rotate(45)">'
-    '<rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#9aa5ae" '
+    '<rect width="6" height="6" fill="#ffffff"/><line x1="0" y1="0" x2="0" y2="6" stroke="#bcc4cb" '
     'stroke-width="2"/></pattern></defs>'
 )
 

@@ -120,6 +120,12 @@ def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.demo import run_demo
+
+    return run_demo(settings, rows=args.rows, providers=args.providers)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenstats", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -137,6 +143,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a realistic defect into one provider's report (repeatable); see `tokenstats faults`",
     )
     gen.set_defaults(handler=cmd_generate)
+
+    demo = commands.add_parser("demo", help="the main job end to end through Airflow, on embedded defaults")
+    demo.add_argument("--rows", type=int, default=1_000_000, help="rows per synthetic month (default 1,000,000)")
+    demo.add_argument("--providers", type=int, default=24, help="providers (default 24)")
+    demo.set_defaults(handler=cmd_demo)
 
     ingest = commands.add_parser("ingest", help="validate and load every complete report in the inbox")
     ingest.set_defaults(handler=cmd_ingest)

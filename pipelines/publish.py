@@ -28,7 +28,7 @@ from pipelines.config import Settings, UsageError
 from pipelines.contract import load_contract
 from pipelines.disclosure import DIMENSIONS, TOTAL, Rules, protect_cells
 from pipelines.ledger import coverage_counts, period_status
-from pipelines.marts import MEASURES, TABLES, Table, build_marts, slice_tables
+from pipelines.marts import MEASURES, TABLES, build_marts, slice_tables
 from pipelines.periods import previous_period
 from pipelines.reasons import write_json
 from pipelines.release_model import ReleaseInfo
@@ -106,9 +106,11 @@ def release_tables(
 ) -> dict[str, pl.DataFrame]:
     """The published tables: derived measures, flags, suppressed values emptied, revisions from v2."""
     obs_status = "P" if info.provisional else "A"
+    national = cells.filter(pl.col("use_type") == "final", *(pl.col(d) == TOTAL for d in DIMENSIONS[1:]))
+    national_final_use = national["total_tokens"][0] if national.height else None
     tables = {}
     for name, rows in slice_tables(cells).items():
-        table = _with_derived_measures(rows, TABLES[name], _read_table(previous_month, name))
+        table = _with_derived_measures(rows, national_final_use, _read_table(previous_month, name))
         free = pl.col("conf_status") == "F"
         tables[name] = table.select(
             pl.lit(info.period).alias("reference_period"),
@@ -125,10 +127,9 @@ def release_tables(
     return tables
 
 
-def _with_derived_measures(rows: pl.DataFrame, table: Table, previous: pl.DataFrame | None) -> pl.DataFrame:
-    """Price per million tokens, share of the table's total, change on the previous month's release."""
-    grand_total = rows.filter(*(pl.col(d) == TOTAL for d in table.dimensions))
-    total = grand_total["total_tokens"][0] if grand_total.height else None
+def _with_derived_measures(rows: pl.DataFrame, total: int | None, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """Price per million tokens, share of national final use (one base for every table, so a cell has one
+    share wherever it appears), change on the previous month's release."""
     rows = rows.with_columns(
         price_per_million_tokens=pl.when(pl.col("total_tokens") > 0)
         .then((pl.col("settlement_amount").cast(pl.Float64) * 1e6 / pl.col("total_tokens")).round(4))

@@ -43,7 +43,10 @@ MEASURES = {
     "requests": ("Requests", "requests"),
     "settlement_amount": ("Amount settled", "CNY"),
     "price_per_million_tokens": ("Average price: amount settled per million total tokens", "CNY per million tokens"),
-    "share_of_total_pct": ("Share of the table's total (total tokens)", "percent"),
+    "share_of_total_pct": (
+        "Share of national final use (total tokens); intermediate use is shown against it too",
+        "percent",
+    ),
     "change_on_previous_month_pct": (
         "Change of total tokens on the previous month's latest release, where both are published",
         "percent",
