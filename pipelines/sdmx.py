@@ -67,10 +67,7 @@ UNIT_CODES = {
 TOTAL, NOT_REPORTED = ("_T", "Total", "合计"), ("_X", "Not reported", "未报告")
 ZH = "zh"
 SHARE = "share_of_total_pct"
-MEASURE_NOTES = {
-    SHARE: " Of the total of the table the cell is published in; the national total of final use, which is also "
-    "a row of the use-type table, carries 100 (its share of final use).",
-}
+MEASURE_NOTES: dict[str, str] = {}
 _MEASURE_RELATIONSHIP = re.compile(r"\s*<str:MeasureRelationship>.*?</str:MeasureRelationship>", re.S)
 _NS = {
     "str": "http://www.sdmx.org/resources/sdmxml/schemas/v3_0/structure",
@@ -306,16 +303,14 @@ def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelis
 def _cells(tables: dict[str, pl.DataFrame], columns: list[str]) -> list[tuple]:
     """The union of the cell tables, one row per cell (``columns`` then ``MEASURES``, measures as text).
 
-    A cell published in several tables must be the same cell in each, flags included (a cell confidential in one
-    table and free in another would disclose it): anything else is refused. The exception is the share, which is
-    of the table's total: a cell in several tables keeps the share of its first table in ``CELL_TABLES`` order
-    (the national final-use total: 100, not its share of all uses in ``use_type``)."""
+    A cell published in several tables must be the same cell in each, measures and flags included (a cell
+    confidential in one table and free in another would disclose it): anything else is refused."""
     parts = [_as_text(tables[t].select(*columns, *MEASURES)) for t in CELL_TABLES if t in tables and tables[t].height]
     if not parts:
         return []
     cells = pl.concat(parts)
     keys = [*DIMENSION_IDS]
-    variants = cells.drop(SHARE).unique().group_by(keys).len().filter(pl.col("len") > 1)
+    variants = cells.unique().group_by(keys).len().filter(pl.col("len") > 1)
     if variants.height:
         raise ValueError(f"cells that differ between tables: {variants.select(keys).head(5).rows()}")
     return cells.unique(keys, keep="first", maintain_order=True).rows()

@@ -205,9 +205,8 @@ def _table(cells: pl.DataFrame, name: str, dims: tuple[str, ...]) -> pl.DataFram
     rows = rows.filter(pl.col("use_type") == "final") if "use_type" in fixed else rows
     if name == "compute_flows":
         rows = rows.filter(pl.col("region_code").str.contains(r"^\d{6}$|^_T$"))
-    total = rows.filter(*(pl.col(d) == "_T" for d in dims if d != "use_type"))
-    total = total.filter(pl.col("use_type") == "_T") if "use_type" in dims else total
-    grand = total["total_tokens"].max() if total.height else None
+    national = cells.filter(pl.col("use_type") == "final", *(pl.col(d) == "_T" for d in DIMENSIONS[1:]))
+    grand = national["total_tokens"].max() if national.height else None  # shares are of national final use
     share = (pl.col("total_tokens") / grand * 100).round(2) if grand else pl.lit(None, pl.Float64)
     rows = rows.with_columns(
         pl.when(pl.col("conf_status") == "F").then(share).otherwise(None).alias("share_of_total_pct")

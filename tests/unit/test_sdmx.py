@@ -186,11 +186,11 @@ def test_coded_values_are_in_their_code_lists(release):
     assert units["total_tokens"] == "TOKENS" and units["settlement_amount"] == "CNY"
 
 
-def test_a_cell_in_several_tables_is_one_observation_with_the_first_tables_share(release):
+def test_a_cell_in_several_tables_is_one_observation(release):
     tables, _, _, data = release
     national = ("final", "_T", "_T", "_T", "_T")
     in_use_type = tables["use_type"].filter(pl.col("use_type") == "final")["share_of_total_pct"].item()
-    assert in_use_type < 100  # of all uses there, of final use in the national table
+    assert in_use_type == 100  # one base, national final use, in every table
     rows = [r for r in _csv_rows(data) if _key(r) == national]
     assert sorted(r["MEASURE"] for r in rows) == sorted(MEASURES)
     assert next(r["OBS_VALUE"] for r in rows if r["MEASURE"] == SHARE) == "100"
