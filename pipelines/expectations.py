@@ -34,6 +34,11 @@ SUITE_FILE = EXPECTATIONS_DIR / "usage_report.json"
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
 
+def preload() -> None:
+    """Import GX now (a per-process cost of several seconds) rather than inside the first validation."""
+    _gx()
+
+
 def expectation_parameters(period: str) -> dict[str, Any]:
     """The suite's ``$PARAMETER`` values: code lists from ``schemas/`` (never copied into the JSON) and the
     first and last day of the report's month."""

@@ -1,0 +1,171 @@
+"""One measured stage of the benchmark, run in its own process so its peak memory is its own.
+
+    python bench/stages.py STAGE DATA_DIR PERIOD
+
+prints one JSON line: {"stage": ..., "seconds": <work time, imports excluded>, ...}. ``bench/run.py`` drives it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+SUITE_DATE_COLUMNS = ("usage_date",)
+
+
+def floor(data: Path, period: str) -> dict:
+    """The least work any correct pipeline must do: read the reports once, roll up region × modality × sector."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("set memory_limit = '2GB'")
+    files = [str(p) for p in sorted((data / "inbox").glob("*/*.parquet"))]
+    started = time.perf_counter()
+    cells = con.sql(
+        """
+        select region_code, modality, sector_code,
+               sum(input_tokens + output_tokens) as total_tokens, sum(settlement_amount) as settlement_amount
+        from read_parquet($files, union_by_name = true)
+        where customer_type <> 'reseller'
+        group by rollup (region_code, modality, sector_code)
+        """,
+        params={"files": files},
+    ).fetchall()
+    return {"seconds": time.perf_counter() - started, "cells": len(cells)}
+
+
+def ingest_claim(data: Path, period: str) -> dict:
+    from pipelines.config import load_settings
+    from pipelines.ingest import claim_inbox
+
+    started = time.perf_counter()
+    claims, _ = claim_inbox(load_settings(data_dir=data))
+    return {"seconds": time.perf_counter() - started, "files": len(claims)}
+
+
+def ingest_validate(data: Path, period: str) -> dict:
+    from pipelines.config import load_settings
+    from pipelines.expectations import preload
+    from pipelines.ingest import pending_claims, validate_claims
+
+    preload()  # GX's import is a per-process cost, not the validation's
+    settings = load_settings(data_dir=data)
+    claims = pending_claims(settings)
+    started = time.perf_counter()
+    verdicts = validate_claims(claims, settings)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "files": len(verdicts),
+        "rejected": sum(not v.accepted for v in verdicts),
+        "structure_seconds": sum(v.stats.get("structure_seconds", 0) for v in verdicts),
+        "expectations_seconds": sum(v.stats.get("expectations_seconds", 0) for v in verdicts),
+    }
+
+
+def ingest_load(data: Path, period: str) -> dict:
+    from pipelines.config import load_settings
+    from pipelines.ingest import load_claims, pending_claims
+
+    settings = load_settings(data_dir=data)
+    started = time.perf_counter()
+    summary = load_claims(pending_claims(settings), settings)
+    return {"seconds": time.perf_counter() - started, "accepted": len(summary.accepted)}
+
+
+def _publish_stage(data: Path, period: str, stage: str) -> dict:
+    from pipelines.config import load_settings
+    from pipelines.publish import (
+        build_month_cells,
+        export_release,
+        finalize_release,
+        plan_release,
+        protect_month,
+        write_release_bulletin,
+    )
+    from pipelines.snapshot import refresh_snapshot
+    from pipelines.warehouse import open_warehouse
+
+    settings = load_settings(data_dir=data)
+    started = time.perf_counter()
+    detail: dict = {}
+    with open_warehouse(settings) as con:
+        if stage == "marts":
+            detail["cells"] = build_month_cells(con, period)
+        elif stage == "disclosure":
+            detail["flags"] = protect_month(con, period, settings)
+        elif stage == "formats":
+            plan = plan_release(con, period, settings)
+            export_release(con, plan, settings)
+            write_release_bulletin(plan)
+            detail["release"] = str(finalize_release(plan, dt.datetime.now(dt.UTC)))
+        elif stage == "snapshot":
+            refresh_snapshot(con, settings)
+    return {"seconds": time.perf_counter() - started, **detail}
+
+
+def naive(data: Path, period: str) -> dict:
+    """What a typical tutorial builds: pandas read, GX's pandas engine on the same suite, pandas groupby."""
+    import great_expectations as gx
+    import pandas as pd
+
+    from pipelines.expectations import expectation_parameters, load_suite
+
+    started = time.perf_counter()
+    frames = []
+    for path in sorted((data / "inbox").glob("*/*.parquet")):
+        frame = pd.read_parquet(path)
+        frame[[c for c in frame.columns if frame[c].dtype == "category"]] = frame.select_dtypes("category").astype(str)
+        frames.append(frame)
+    usage = pd.concat(frames, ignore_index=True)
+    key = ["usage_date", "region_code", "compute_region_code", "modality", "customer_type", "sector_code", "model_id"]
+    usage["report_key"] = pd.util.hash_pandas_object(usage[key], index=False)
+    read_seconds = time.perf_counter() - started
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("naive")
+        .add_dataframe_asset("usage")
+        .add_batch_definition_whole_dataframe("all")
+        .get_batch(batch_parameters={"dataframe": usage})
+    )
+    suite = load_suite()
+    suite.expectations = [e for e in suite.expectations if e.expectation_type != "unexpected_rows_expectation"]
+    result = batch.validate(suite, expectation_parameters=expectation_parameters(period))
+    validate_seconds = time.perf_counter() - started - read_seconds
+
+    final = usage[usage["customer_type"] != "reseller"].assign(total=usage["input_tokens"] + usage["output_tokens"])
+    parts = [
+        final.groupby(list(dims), dropna=False)[["total", "settlement_amount"]].sum()
+        for dims in (["region_code", "modality", "sector_code"], ["region_code", "modality"], ["region_code"])
+    ]
+    cells = sum(len(p) for p in parts) + 1
+    return {
+        "seconds": time.perf_counter() - started,
+        "read_seconds": read_seconds,
+        "validate_seconds": validate_seconds,
+        "success": bool(result.success),
+        "cells": cells,
+    }
+
+
+STAGES = {
+    "floor": floor,
+    "ingest.claim": ingest_claim,
+    "ingest.validate": ingest_validate,
+    "ingest.load": ingest_load,
+    "publish.marts": lambda d, p: _publish_stage(d, p, "marts"),
+    "publish.disclosure": lambda d, p: _publish_stage(d, p, "disclosure"),
+    "publish.formats": lambda d, p: _publish_stage(d, p, "formats"),
+    "publish.snapshot": lambda d, p: _publish_stage(d, p, "snapshot"),
+    "naive": naive,
+}
+
+
+if __name__ == "__main__":
+    stage, data_dir, period = sys.argv[1:4]
+    result = STAGES[stage](Path(data_dir), period)
+    print(json.dumps({"stage": stage, **result}, default=str))
