@@ -10,6 +10,10 @@ import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pipelines.disclosure import Rules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Orchestration names shared by the DAGs (dags/ builds the Airflow objects from them).
@@ -46,8 +50,18 @@ class Settings:
     # Disclosure control (primary rules): minimum enterprise groups per cell and the p% dominance rule.
     min_contributors: int = 3
     dominance_p_percent: float = 10.0
-    # Secondary suppression: a suppressed cell must stay uncertain by at least this share of its value.
+    # The audit: a confidential cell must stay uncertain by at least this share of its value, either way;
+    # a cell suppressed only to protect others, by at least the secondary share (not recoverable).
     protection_percent: float = 10.0
+    secondary_protection_percent: float = 1.0
+
+    @property
+    def disclosure_rules(self) -> Rules:
+        from pipelines.disclosure import Rules
+
+        return Rules(
+            self.min_contributors, self.dominance_p_percent, self.protection_percent, self.secondary_protection_percent
+        )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -7,8 +7,10 @@
 2. Secondary suppression (``D``): every published sum relation (a total and its parts, along any
    dimension, across every table of the release) gets at least two suppressed members, cheapest first.
 3. The audit decides: for each suppressed cell, a linear programme over the published cells computes the
-   interval an attacker can derive for its value (HiGHS); while any interval is narrower than the
-   protection level, one more cell beside the weakest is suppressed and the audit runs again.
+   interval an attacker can derive for its value (HiGHS). A confidential cell's interval must reach its
+   protection level (``protection_percent`` of its value, either way); a cell hidden only to protect
+   others must not be recoverable either (``secondary_percent``). While any falls short, one more cell
+   beside it is suppressed and the audit runs again.
 
 Cells are keyed by the dimensions in ``DIMENSIONS``, where ``_T`` is a total and a region may be an
 economic zone; the sum relations follow from those keys and the province → zone → ``_T`` hierarchy.
@@ -42,7 +44,11 @@ BATCH_ROUNDS, BATCH_MIN_CELLS, BATCH_MIN_GAIN = 12, 8, 0.05
 class Rules:
     min_contributors: int = 3
     dominance_p_percent: float = 10.0
-    protection_percent: float = 10.0
+    protection_percent: float = 10.0  # a confidential cell's value stays uncertain by this much, either way
+    secondary_percent: float = 1.0  # a cell hidden only to protect others must not be recoverable either
+
+    def required(self, status: str) -> float:
+        return (self.secondary_percent if status == SECONDARY else self.protection_percent) / 100.0
 
 
 @dataclass(frozen=True)
@@ -137,7 +143,7 @@ def protect_cells(cells: pl.DataFrame, rules: Rules, zones: dict[str, str] | Non
         _complete_relations(status, relations, tokens, rules)
         weak = []
         for m, audit in audits.items():
-            audit.hide(np.flatnonzero(status != FREE))
+            audit.hide(np.flatnonzero(status != FREE), status)
             unproven = [int(i) for i in np.flatnonzero(status != FREE) if i not in proven[m]]
             for iv in audit.intervals(unproven, m):
                 (proven[m].add(iv.cell) if iv.protected else weak.append(iv))
@@ -186,7 +192,7 @@ def audit_suppression(
     """The feasible interval of suppressed cells (all, or those listed), given every free cell and sum."""
     audit = Audit(values, relations, rules)
     hidden = np.flatnonzero(status != FREE)
-    audit.hide(hidden)
+    audit.hide(hidden, status)
     return audit.intervals([int(c) for c in (hidden if cells is None else cells)], measure)
 
 
@@ -197,9 +203,10 @@ class Audit:
     while secondary suppression adds cells."""
 
     def __init__(self, values: np.ndarray, relations: list[Relation], rules: Rules) -> None:
+        self.rules = rules
         self.scale = max(float(np.abs(values).max()), 1.0)
         self.truth = values / self.scale
-        self.required = rules.protection_percent / 100.0 * np.abs(self.truth)
+        self.required = np.zeros(len(values))
         self.hidden = np.zeros(len(values), dtype=bool)
         rows, cols, coefs = [], [], []
         for r, relation in enumerate(relations):
@@ -210,10 +217,11 @@ class Audit:
         matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(len(relations), len(values)))
         self.highs = _model(matrix, self.truth)
 
-    def hide(self, cells: np.ndarray) -> None:
+    def hide(self, cells: np.ndarray, status: np.ndarray) -> None:
         new = [int(c) for c in cells if not self.hidden[c]]
         if new:
             self.hidden[new] = True
+            self.required[new] = [self.rules.required(status[c]) * abs(self.truth[c]) for c in new]
             index = np.array(new, dtype=np.int32)
             self.highs.changeColsBounds(len(new), index, np.zeros(len(new)), np.full(len(new), highspy.kHighsInf))
 

@@ -104,7 +104,7 @@ def covers(cell: tuple, atom: tuple) -> bool:
 
 
 def attacker_intervals(cells: pl.DataFrame, contributions: pl.DataFrame, measure: str) -> list[tuple]:
-    """(value, low, high) of every suppressed cell, from every free cell, over the finest atoms."""
+    """(value, low, high, flag) of every suppressed cell, from every free cell, over the finest atoms."""
     atoms = contributions.group_by(*DIMENSIONS).agg(pl.col(measure).cast(pl.Float64).sum())
     atom_keys = list(atoms.select(DIMENSIONS).iter_rows())
     keys = list(cells.select(DIMENSIONS).iter_rows())
@@ -126,7 +126,7 @@ def attacker_intervals(cells: pl.DataFrame, contributions: pl.DataFrame, measure
                 continue
             assert result.status == 0, result.message
             bounds.append(sign * result.fun * scale)
-        out.append((values[i], bounds[0], bounds[1]))
+        out.append((values[i], bounds[0], bounds[1], s))
     return out
 
 
@@ -165,10 +165,11 @@ def test_no_confidential_cell_can_be_recovered(rows):
     for cell in primary_failures(contributions, cells):
         assert flags[cell] != "F", cell
 
-    # No suppressed value can be narrowed below the protection level by anyone holding the release.
+    # No confidential value can be narrowed below its protection level by anyone holding the release, and no
+    # cell suppressed to protect it can be recovered either.
     for measure in ("total_tokens", "settlement_amount"):
-        for value, low, high in attacker_intervals(protected, contributions, measure):
-            required = RULES.protection_percent / 100 * value
+        for value, low, high, status in attacker_intervals(protected, contributions, measure):
+            required = RULES.required(status) * value
             assert high >= value + required - 1e-6 * max(value, 1), (measure, value, low, high)
             assert low <= value - required + 1e-6 * max(value, 1), (measure, value, low, high)
 
