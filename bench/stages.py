@@ -82,7 +82,7 @@ def _publish_stage(data: Path, period: str, stage: str) -> dict:
         build_month_cells,
         export_release,
         finalize_release,
-        plan_release,
+        plan_releases,
         protect_month,
         write_release_bulletin,
     )
@@ -98,7 +98,7 @@ def _publish_stage(data: Path, period: str, stage: str) -> dict:
         elif stage == "disclosure":
             detail["flags"] = protect_month(con, period, settings)
         elif stage == "formats":
-            plan = plan_release(con, period, settings)
+            (plan,) = plan_releases(con, [period], settings)
             export_release(con, plan, settings)
             write_release_bulletin(plan)
             detail["release"] = str(finalize_release(plan, dt.datetime.now(dt.UTC)))

@@ -9,19 +9,24 @@ the current figures of a month (the `tokenstats_warehouse` asset; the months com
 writes a revision release. A manual run takes `{"months": ["2026-10"]}` in its conf; `force` writes a new
 version even when the inputs are unchanged.
 
-**Stages**, per month: coverage (who reported; is a release due? if the inputs are those of the latest
-release, nothing more runs), marts, disclosure control, exports (CSV, Parquet, XLSX, SDMX), bulletin,
-release (manifest, then an atomic rename: a release is never visible half-written), analyst snapshot.
-Tasks that touch the warehouse share the one-slot pool `tokenstats_warehouse` with ingest's load.
+**Stages**, each over the run's months, oldest first (a month's change on the previous month is measured
+against the previous month's new release when both are in the run): coverage (who reported; which months
+need a release? if a month's inputs are those of its latest release, nothing more runs for it), marts,
+disclosure control, exports (CSV, Parquet, XLSX, SDMX), bulletin, finalize (manifest, then an atomic
+rename: a release is never visible half-written), analyst snapshot. Tasks that touch the warehouse share
+the one-slot pool `tokenstats_warehouse` with ingest's load.
+
+**Unpausing** creates a run for the latest past 5th at once; if that month has no accepted report yet, the
+run's coverage task is skipped (nothing to publish), not failed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
-from airflow.sdk import task_group as group
 from dateutil.relativedelta import relativedelta
 
 from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL
@@ -64,88 +69,91 @@ def tokenstats_publish():
             raise AirflowFailException('a manual run needs a logical date or conf {"months": ["YYYY-MM"]}')
         return [f"{logical_date:%Y-%m}"]
 
-    @group
-    def release(month: str) -> None:
-        @task(pool=WAREHOUSE_POOL, map_index_template="{{ month }}")
-        def coverage(month: str) -> dict:
-            from airflow.sdk.exceptions import AirflowSkipException
+    @task(pool=WAREHOUSE_POOL)
+    def coverage(months: list[str]) -> list[dict]:
+        from airflow.sdk.exceptions import AirflowSkipException
 
-            from pipelines.config import load_settings
-            from pipelines.publish import plan_release
-            from pipelines.warehouse import open_warehouse
+        from pipelines.config import UsageError
+        from pipelines.publish import plan_releases
 
-            get_current_context()["month"] = month
-            settings = load_settings()
-            with open_warehouse(settings, settings.lock_wait_seconds) as con:
-                plan = plan_release(con, month, settings, force=get_current_context()["params"]["force"])
-            if plan is None:
-                raise AirflowSkipException(f"{month}: inputs unchanged since the latest release")
-            print(f"{month}: v{plan.info.version} ({plan.info.status}); coverage {plan.coverage}")
-            return plan.to_json()
+        force = get_current_context()["params"]["force"]
+        try:
+            with _warehouse() as (con, settings):
+                plans = plan_releases(con, months, settings, force)
+        except UsageError as error:  # e.g. the month has no accepted report yet: nothing to publish
+            raise AirflowSkipException(str(error)) from None
+        if not plans:
+            raise AirflowSkipException(f"{', '.join(months)}: inputs unchanged since the latest releases")
+        for plan in plans:
+            print(f"{plan.info.period}: v{plan.info.version} ({plan.info.status}); coverage {plan.coverage}")
+        return [plan.to_json() for plan in plans]
 
-        @task(pool=WAREHOUSE_POOL)
-        def marts(plan: dict) -> dict:
-            from pipelines.config import load_settings
-            from pipelines.publish import ReleasePlan, build_month_cells
-            from pipelines.warehouse import open_warehouse
+    @task(pool=WAREHOUSE_POOL)
+    def marts(plans: list[dict]) -> list[dict]:
+        from pipelines.publish import build_month_cells
 
-            settings = load_settings()
-            period = ReleasePlan.from_json(plan).info.period
-            with open_warehouse(settings, settings.lock_wait_seconds) as con:
+        with _warehouse() as (con, _):
+            for period in _periods(plans):
                 print(f"{period}: {build_month_cells(con, period):,} cells")
-            return plan
+        return plans
 
-        @task(pool=WAREHOUSE_POOL)
-        def disclosure(plan: dict) -> dict:
-            from pipelines.config import load_settings
-            from pipelines.publish import ReleasePlan, protect_month
-            from pipelines.warehouse import open_warehouse
+    @task(pool=WAREHOUSE_POOL)
+    def disclosure(plans: list[dict]) -> list[dict]:
+        from pipelines.publish import protect_month
 
-            settings = load_settings()
-            period = ReleasePlan.from_json(plan).info.period
-            with open_warehouse(settings, settings.lock_wait_seconds) as con:
+        with _warehouse() as (con, settings):
+            for period in _periods(plans):
                 print(f"{period}: cells by confidentiality flag {protect_month(con, period, settings)}")
-            return plan
+        return plans
 
-        @task(pool=WAREHOUSE_POOL)
-        def exports(plan: dict) -> dict:
-            from pipelines.config import load_settings
-            from pipelines.publish import ReleasePlan, export_release
-            from pipelines.warehouse import open_warehouse
+    @task(pool=WAREHOUSE_POOL)
+    def exports(plans: list[dict]) -> list[dict]:
+        from pipelines.publish import ReleasePlan, export_release
 
-            settings = load_settings()
-            with open_warehouse(settings, settings.lock_wait_seconds) as con:
+        with _warehouse() as (con, settings):
+            for plan in plans:  # oldest first: a month's change is measured on the previous month's tables
                 export_release(con, ReleasePlan.from_json(plan), settings)
-            return plan
+        return plans
 
-        @task
-        def bulletin(plan: dict) -> dict:
-            from pipelines.publish import ReleasePlan, write_release_bulletin
+    @task
+    def bulletin(plans: list[dict]) -> list[dict]:
+        from pipelines.publish import ReleasePlan, write_release_bulletin
 
+        for plan in plans:
             write_release_bulletin(ReleasePlan.from_json(plan))
-            return plan
+        return plans
 
-        @task
-        def finalize(plan: dict) -> str:
-            from pipelines.publish import ReleasePlan, finalize_release
+    @task
+    def finalize(plans: list[dict]) -> list[str]:
+        from pipelines.publish import ReleasePlan, finalize_release
 
-            folder = finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))
-            print(f"released {folder}")
-            return str(folder)
+        folders = [str(finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))) for plan in plans]
+        print(f"released {', '.join(folders)}")
+        return folders
 
-        @task(pool=WAREHOUSE_POOL)
-        def snapshot(release_folder: str) -> str:
-            from pipelines.config import load_settings
-            from pipelines.snapshot import refresh_snapshot
-            from pipelines.warehouse import open_warehouse
+    @task(pool=WAREHOUSE_POOL)
+    def snapshot(releases: list[str]) -> str:
+        from pipelines.snapshot import refresh_snapshot
 
-            settings = load_settings()
-            with open_warehouse(settings, settings.lock_wait_seconds) as con:
-                return str(refresh_snapshot(con, settings))
+        with _warehouse() as (con, settings):
+            return str(refresh_snapshot(con, settings))
 
-        snapshot(finalize(bulletin(exports(disclosure(marts(coverage(month)))))))
+    snapshot(finalize(bulletin(exports(disclosure(marts(coverage(reference_months())))))))
 
-    release.expand(month=reference_months())
+
+@contextlib.contextmanager
+def _warehouse():
+    """The warehouse open for writing (waiting for another writer), and the settings."""
+    from pipelines.config import load_settings
+    from pipelines.warehouse import open_warehouse
+
+    settings = load_settings()
+    with open_warehouse(settings, settings.lock_wait_seconds) as con:
+        yield con, settings
+
+
+def _periods(plans: list[dict]) -> list[str]:
+    return [plan["info"]["period"] for plan in plans]
 
 
 tokenstats_publish_dag = tokenstats_publish()

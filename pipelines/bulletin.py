@@ -565,7 +565,7 @@ def _revisions_section(rows: dict[str, list[dict]], names: _Names, release: Rele
     codes = [c for c in names.en["region_code"] if not c.isdigit() and any(k[0] == c for k in keyed)]
     by_size = sorted(
         {r["region_code"] for r in regional if r["region_code"].isdigit()},
-        key=lambda c: -abs((keyed.get((c, "total_tokens")) or {}).get("difference") or 0),
+        key=lambda c: (-abs((keyed.get((c, "total_tokens")) or {}).get("difference") or 0), c),
     )
     codes = [*([TOTAL] if TOTAL in codes else []), *(c for c in codes if c != TOTAL), *by_size[:5]]
     body = []

@@ -91,18 +91,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.publish import publish_month
+    from pipelines.publish import publish_months
     from pipelines.snapshot import refresh_snapshot
     from pipelines.warehouse import open_warehouse
 
     with open_warehouse(settings) as con:
-        release = publish_month(con, args.period, settings, force=args.force)
+        releases = publish_months(con, args.period, settings, force=args.force)
         snapshot = refresh_snapshot(con, settings)
-    if release is None:
-        print(f"{args.period}: inputs unchanged since the latest release; nothing new published")
-    else:
+    for release in releases:
         print(f"published {release}")
         print(f"  bulletin  {release / 'bulletin.html'}")
+    for period in sorted(set(args.period) - {r.parent.name for r in releases}):
+        print(f"{period}: inputs unchanged since the latest release; nothing new published")
     print(f"analyst snapshot {snapshot}")
     return 0
 
@@ -157,7 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=cmd_status)
 
     publish = commands.add_parser("publish", help="write the month's release (a new version when inputs changed)")
-    publish.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
+    publish.add_argument(
+        "--period",
+        type=_period,
+        required=True,
+        action="append",
+        help="reference month, YYYY-MM (repeat for several; they are published oldest first)",
+    )
     publish.add_argument("--force", action="store_true", help="write a new version even if inputs are unchanged")
     publish.set_defaults(handler=cmd_publish)
 

@@ -73,6 +73,7 @@ class Interval:
     low: float
     high: float
     required: float  # the protection the cell needs, either way
+    binding: tuple[int, ...] = ()  # for a weak cell: the free cells holding its interval back, most first
 
     @property
     def protected(self) -> bool:
@@ -150,11 +151,22 @@ def protect_cells(cells: pl.DataFrame, rules: Rules, zones: dict[str, str] | Non
         if not weak:
             return cells.with_columns(conf_status=pl.Series(status))
         for iv in {iv.cell: iv for iv in weak}.values():
-            candidates = [i for r in by_member[iv.cell] for i in r.members if status[i] == FREE]
+            # A free neighbour in one of its sums; else a free cell the LP found holding its interval back;
+            # else any free cell in a sum with a hidden one. With no free cell left, nothing is published.
+            candidates = (
+                [i for r in by_member[iv.cell] for i in r.members if status[i] == FREE]
+                or [i for i in iv.binding if status[i] == FREE]
+                or [
+                    i
+                    for r in relations
+                    if any(status[m] != FREE for m in r.members)
+                    for i in r.members
+                    if status[i] == FREE
+                ]
+                or list(np.flatnonzero(status == FREE))
+            )
             if candidates:
                 status[_complement(candidates, values[iv.measure], iv.required)] = SECONDARY
-        if not any(status[i] == FREE for iv in weak for r in by_member[iv.cell] for i in r.members):
-            return cells.with_columns(conf_status=pl.Series(status))  # nothing left to hide it behind
 
 
 def _complete_relations(status: np.ndarray, relations: list[Relation], tokens: np.ndarray, rules: Rules) -> None:
@@ -231,6 +243,7 @@ class Audit:
         truth, required = self.truth, self.required
         low_seen, high_seen = truth.copy(), truth.copy()
         targets = np.array(cells, dtype=np.int64)
+        binding: dict[int, tuple[int, ...]] = {}
         # Every solution is a set of values consistent with the release: it widens what is proven about every
         # cell at once. First a few solves push all unproven cells together (their sum, weighted to each
         # cell's size); the cells left get a solve of their own. A side that fails is always solved exactly.
@@ -261,6 +274,8 @@ class Audit:
                     np.minimum(low_seen, solution, out=low_seen)
                     np.maximum(high_seen, solution, out=high_seen)
                 seen[j] = bound
+                if (bound > goal[j]) if minimise else (bound < goal[j]):
+                    binding[int(j)] = self._binding_free_cells()
         return [
             Interval(
                 int(j),
@@ -269,9 +284,16 @@ class Audit:
                 low_seen[j] * self.scale,
                 high_seen[j] * self.scale,
                 required[j] * self.scale,
+                binding.get(int(j), ()),
             )
             for j in targets
         ]
+
+    def _binding_free_cells(self) -> tuple[int, ...]:
+        """Free cells whose published value holds the last optimum back (non-zero reduced cost), most first."""
+        reduced = np.abs(np.asarray(self.highs.getSolution().col_dual))
+        limiting = np.flatnonzero((reduced > 1e-9) & ~self.hidden)
+        return tuple(int(c) for c in limiting[np.argsort(-reduced[limiting], kind="stable")])
 
     def _solve(self, cost: np.ndarray, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:
         highs, n = self.highs, len(cost)

@@ -26,7 +26,8 @@ import polars as pl
 import pipelines
 from pipelines.config import Settings, UsageError
 from pipelines.contract import load_contract
-from pipelines.disclosure import DIMENSIONS, TOTAL, Rules, protect_cells
+from pipelines.disclosure import DIMENSIONS, TOTAL, protect_cells
+from pipelines.failpoints import crash_point
 from pipelines.ledger import coverage_counts, period_status
 from pipelines.marts import MEASURES, TABLES, build_marts, slice_tables
 from pipelines.periods import previous_period
@@ -58,13 +59,12 @@ class Inputs:
         }
 
 
-def release_inputs(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> Inputs:
+def release_inputs(con: duckdb.DuckDBPyConnection, period: str, previous_month_release: str | None) -> Inputs:
     ids = run_sql(con, "publish/current_submissions", period=period).fetchall()
-    previous = latest_release(settings, previous_period(period))
     return Inputs(
         period=period,
         submissions=tuple(sorted(row[0] for row in ids)),
-        previous_month_release=f"{previous.parent.name}/{previous.name}" if previous else None,
+        previous_month_release=previous_month_release,
         pipeline_version=pipelines.__version__,
         contract_version=load_contract().version,
     )
@@ -87,8 +87,7 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     cells = run_sql(con, "publish/month_cells", period=period).pl().drop("reference_period", "conf_status")
     if cells.is_empty():
         raise UsageError(f"no cells for {period}: build the marts first")
-    rules = Rules(settings.min_contributors, settings.dominance_p_percent, settings.protection_percent)
-    protected = protect_cells(cells, rules)
+    protected = protect_cells(cells, settings.disclosure_rules)
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:
         run_sql(con, "publish/store_flags", period=period)
@@ -212,6 +211,7 @@ class ReleasePlan:
     inputs: Inputs
     coverage: dict[str, int]
     staging: Path
+    previous_month: Path | None  # the folder whose tables are the base of change on the previous month
 
     def to_json(self) -> dict:
         return {
@@ -219,6 +219,7 @@ class ReleasePlan:
             "inputs": asdict(self.inputs),
             "coverage": self.coverage,
             "staging": str(self.staging),
+            "previous_month": str(self.previous_month) if self.previous_month else None,
         }
 
     @classmethod
@@ -229,26 +230,40 @@ class ReleasePlan:
             Inputs(**{**inputs, "submissions": tuple(inputs["submissions"])}),
             data["coverage"],
             Path(data["staging"]),
+            Path(data["previous_month"]) if data["previous_month"] else None,
         )
 
 
-def plan_release(
-    con: duckdb.DuckDBPyConnection, period: str, settings: Settings, force: bool = False
-) -> ReleasePlan | None:
-    """Stage "coverage": who reported, and whether the month needs a new release (None: it does not)."""
-    coverage = coverage_counts(period_status(con, period))
-    inputs = release_inputs(con, period, settings)
-    if not inputs.submissions:
-        raise UsageError(f"no accepted reports for {period}: nothing to publish")
-    latest = latest_release(settings, period)
-    if latest is not None and not force and _manifest(latest)["inputs"] == inputs.to_json():
-        return None
-    version = 1 if latest is None else int(latest.name[1:]) + 1
-    info = ReleaseInfo(
-        period, version, None if latest is None else version - 1, inputs.pipeline_version, inputs.contract_version
-    )
-    staging = settings.published_dir / period / f".v{version}.staging"
-    return ReleasePlan(info, inputs, coverage, staging)
+def plan_releases(
+    con: duckdb.DuckDBPyConnection, periods: list[str], settings: Settings, force: bool = False
+) -> list[ReleasePlan]:
+    """Stage "coverage": who reported, and which months need a new release, oldest first.
+
+    A month's change on the previous month is measured against the previous month's release: the one
+    planned in the same run if there is one (so later stages must run month after month, oldest first),
+    else its latest. A new release of a month therefore revises the next month's too."""
+    plans: list[ReleasePlan] = []
+    for period in sorted(set(periods)):
+        earlier = next((p for p in plans if p.info.period == previous_period(period)), None)
+        if earlier is not None:
+            base_id, base = f"{earlier.info.period}/v{earlier.info.version}", earlier.staging
+        else:
+            base = latest_release(settings, previous_period(period))
+            base_id = f"{base.parent.name}/{base.name}" if base else None
+        inputs = release_inputs(con, period, base_id)
+        if not inputs.submissions:
+            raise UsageError(f"no accepted reports for {period}: nothing to publish")
+        latest = latest_release(settings, period)
+        if latest is not None and not force and _manifest(latest)["inputs"] == inputs.to_json():
+            continue
+        version = 1 if latest is None else int(latest.name[1:]) + 1
+        info = ReleaseInfo(
+            period, version, None if latest is None else version - 1, inputs.pipeline_version, inputs.contract_version
+        )
+        staging = settings.published_dir / period / f".v{version}.staging"
+        coverage = coverage_counts(period_status(con, period))
+        plans.append(ReleasePlan(info, inputs, coverage, staging, base))
+    return plans
 
 
 def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: Settings) -> Path:
@@ -261,15 +276,16 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     if cells.is_empty() or cells["conf_status"].null_count():
         raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
-    previous_month = latest_release(settings, previous_period(info.period))
-    tables = release_tables(cells, info, plan.coverage, previous_month, previous)
+    tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():
         table.write_csv(plan.staging / "tables" / f"{name}.csv")
         table.write_parquet(plan.staging / "tables" / f"{name}.parquet", compression="zstd", statistics=False)
+        crash_point("release.table_written")
     write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
     write_sdmx(plan.staging / "sdmx", tables, info)
+    crash_point("release.after_exports")
     return plan.staging
 
 
@@ -309,26 +325,32 @@ def finalize_release(plan: ReleasePlan, created_at: dt.datetime) -> Path:
             "files": files,
         },
     )
+    crash_point("release.before_rename")
     os.rename(folder, target)
+    crash_point("release.after_rename")
     return target
 
 
-def publish_month(
+def publish_months(
     con: duckdb.DuckDBPyConnection,
-    period: str,
+    periods: list[str],
     settings: Settings,
     force: bool = False,
     created_at: dt.datetime | None = None,
-) -> Path | None:
-    """Every stage in turn (the command line); None when the inputs have not changed since the last release."""
-    plan = plan_release(con, period, settings, force)
-    if plan is None:
-        return None
-    build_month_cells(con, period)
-    protect_month(con, period, settings)
-    export_release(con, plan, settings)
-    write_release_bulletin(plan)
-    return finalize_release(plan, created_at or dt.datetime.now(dt.UTC))
+) -> list[Path]:
+    """Every stage in turn, as the publish DAG runs them (the command line); the releases written, none for
+    a month whose inputs have not changed since its latest release."""
+    plans = plan_releases(con, periods, settings, force)
+    for plan in plans:
+        build_month_cells(con, plan.info.period)
+        crash_point("publish.after_marts")
+        protect_month(con, plan.info.period, settings)
+        crash_point("publish.after_disclosure")
+    for plan in plans:  # oldest first: a month's exports read the previous month's staged tables
+        export_release(con, plan, settings)
+        write_release_bulletin(plan)
+        crash_point("release.after_bulletin")
+    return [finalize_release(plan, created_at or dt.datetime.now(dt.UTC)) for plan in plans]
 
 
 def latest_manifest(settings: Settings, period: str) -> dict | None:

@@ -38,6 +38,8 @@ def read_registry(path: Path) -> list[Provider]:
         if missing:
             raise ValueError(f"provider registry {path} lacks columns {sorted(missing)}")
         providers = [Provider(**{k: row[k] for k in COLUMNS}) for row in reader]
+    if not providers:  # an empty registry would refuse every report: treat it as the fault it is
+        raise ValueError(f"provider registry {path} lists no provider")
     bad = [p.provider_id for p in providers if not PROVIDER_ID_PATTERN.match(p.provider_id)]
     if bad:
         raise ValueError(f"provider registry {path} has invalid provider ids {bad}")

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings, UsageError
+from pipelines.failpoints import crash_point
 from pipelines.warehouse import sql_text
 
 # The oldest storage format our analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0).
@@ -31,7 +32,9 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
     source = con.sql("select current_database()").fetchall()[0][0]
     con.execute(f"attach '{_quote(tmp)}' as {SNAPSHOT_ALIAS} (storage_version '{STORAGE_VERSION}')")
     try:
+        crash_point("snapshot.after_attach")
         con.execute(f"copy from database {source} to {SNAPSHOT_ALIAS}")
+        crash_point("snapshot.after_copy")
         con.execute(f"use {SNAPSHOT_ALIAS}")
         try:
             con.execute(sql_text("snapshot/analyst_views"))
@@ -39,7 +42,9 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
             con.execute(f"use {source}")
     finally:
         con.execute(f"detach {SNAPSHOT_ALIAS}")
+    crash_point("snapshot.before_replace")
     os.replace(tmp, target)
+    crash_point("snapshot.after_replace")
     return target
 
 

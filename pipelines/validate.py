@@ -4,8 +4,8 @@
    one provider (the folder's) and one period;
 2. the Great Expectations suite ``expectations/usage_report.json`` (``expectations.py``), run by GX on
    DuckDB over the Parquet file: code lists, ranges, not-null, cross-column rules, key uniqueness;
-3. history and plausibility (``check_history``), in the warehouse when the report is loaded: totals and
-   prices far off the provider's previous accepted months.
+3. registration and history (``check_registered``, ``check_history``), in the warehouse when the report
+   is loaded: a registered provider, and totals and prices not far off its previous accepted months.
 
 Layers 1-2 need no warehouse, so files validate in parallel; layer 3 runs in the single writer.
 """
@@ -20,10 +20,23 @@ import duckdb
 from pipelines.config import Settings
 from pipelines.contract import load_contract
 from pipelines.reasons import Received, RuleFailure, Verdict
-from pipelines.structure import check_file, check_identity, check_schema
-from pipelines.warehouse import connect_memory, run_sql, sql_literal, sql_text
+from pipelines.structure import (
+    check_file,
+    check_identity,
+    check_schema,
+    check_string_lengths,
+    unreadable_data,
+)
+from pipelines.warehouse import connect_memory, first_row, run_sql, sql_literal, sql_text
 
 HISTORY_MONTHS = 3
+# DuckDB answers min/max and prunes filters (``where x < 0``, even ``sum(case when ...)``) with the file's own
+# footer statistics and page index, which a hostile file can forge: values out of range behind statistics that
+# say they are in range passed every check (hostile-report tests). Checks must read the values themselves.
+DISTRUST_FILE_STATISTICS = (
+    "set global disabled_optimizers = 'filter_pushdown,statistics_propagation,row_group_pruner,top_n,"
+    "late_materialization,join_filter_pushdown'; set global parquet_use_page_index = false"
+)
 
 
 def validate_report(path: Path, received: Received, settings: Settings) -> Verdict:
@@ -31,15 +44,6 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
     contract = load_contract()
     verdict = Verdict(received=received, contract_version=contract.version)
     started = time.perf_counter()
-    if received.provider_id not in _registered(settings):
-        verdict.failures.append(
-            RuleFailure(
-                "provider.registered",
-                "structure",
-                f"{received.provider_id!r} is not a registered provider; only registered providers may report",
-            )
-        )
-        return verdict
     failures, parquet = check_file(path, settings)
     verdict.failures.extend(failures)
     if parquet is None:
@@ -48,9 +52,13 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
     verdict.failures.extend(check_schema(parquet, contract))
     if verdict.failures:
         return verdict
+    verdict.failures.extend(check_string_lengths(path, contract, settings))
+    if verdict.failures:
+        return verdict
 
     con = connect_memory(settings)
     try:
+        con.execute(DISTRUST_FILE_STATISTICS)
         failures, period = check_identity(con, path, received.provider_id, settings)
         verdict.failures.extend(failures)
         verdict.report_period = period
@@ -66,6 +74,10 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
             verdict.totals = _totals(con)
+    except duckdb.Error as error:
+        # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
+        # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
+        verdict.failures.append(unreadable_data(error, path))
     finally:
         con.close()
     return verdict
@@ -134,7 +146,15 @@ def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
     return [{"modality": m, "rows": n, "total_tokens": str(t), "settlement_amount": str(a)} for m, n, t, a in rows]
 
 
-def _registered(settings: Settings) -> set[str]:
-    from pipelines.registry import read_registry
-
-    return {p.provider_id for p in read_registry(settings.registry_file)}
+def check_registered(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> list[RuleFailure]:
+    """Only registered providers may report: checked against the registry the load reads, never a stale copy."""
+    provider = verdict.received.provider_id
+    if first_row(con, "select 1 from ref.providers where provider_id = $p", {"p": provider}):
+        return []
+    return [
+        RuleFailure(
+            "provider.registered",
+            "structure",
+            f"{provider!r} is not a registered provider; only registered providers may report",
+        )
+    ]

@@ -12,7 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 
@@ -61,9 +61,9 @@ def file_lock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise WarehouseBusy(f"{what} is in use by {holder}; try again when it has finished") from None
+                    raise WarehouseBusy(
+                        f"{what} is in use by {_holder(handle)}; try again when it has finished"
+                    ) from None
                 time.sleep(0.2)
         handle.seek(0)
         handle.truncate()
@@ -74,6 +74,17 @@ def file_lock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
         finally:
             handle.truncate(0)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _holder(handle: IO[str]) -> str:
+    """Who holds a lock, as its holder wrote it just after taking it (give it a moment to have written)."""
+    for _ in range(10):
+        handle.seek(0)
+        holder = handle.read().strip()
+        if holder:
+            return holder
+        time.sleep(0.05)
+    return "another process"
 
 
 def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> contextlib.AbstractContextManager[None]:
@@ -135,6 +146,13 @@ def sql_text(name: str) -> str:
 def sql_literal(value: str) -> str:
     """A quoted SQL string literal, for the few statements that cannot bind parameters (view definitions)."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> tuple | None:
+    """The first row of a short query, or None; the whole result is consumed (DuckDB wants that before the
+    next statement on the connection)."""
+    rows = con.sql(sql, params=params).fetchall()
+    return rows[0] if rows else None
 
 
 def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.DuckDBPyRelation | None:

@@ -44,7 +44,7 @@ create table if not exists core.submissions (
     stored_path varchar,                   -- where the bytes are kept (archive or quarantine)
     superseded_by varchar,
     contract_version varchar not null,
-    primary key (submission_id, file_name, received_at)
+    primary key (submission_id, provider_id, file_name, received_at)
 );
 
 -- Per submission and modality: the figures the plausibility checks compare month on month.

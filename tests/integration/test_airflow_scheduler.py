@@ -38,6 +38,7 @@ import pytest
 from pipelines.config import WAREHOUSE_POOL
 from pipelines.generate import generate_month
 from pipelines.periods import previous_period
+from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import (
     AIRFLOW,
     FINISHED,
@@ -54,7 +55,7 @@ PROVIDERS = 3
 ROWS = 6_000
 WAIT_SECONDS = 300  # generous: nothing here is a timed assertion
 STOP_GRACE_SECONDS = 30
-TRIVIAL_TASKS = ("discover", "reference_months", "release.bulletin", "release.finalize")
+TRIVIAL_TASKS = ("discover", "reference_months", "bulletin", "finalize")
 
 
 @dataclass
@@ -283,6 +284,7 @@ def test_real_scheduler_ingests_and_publishes(services):
         release = data / "published" / period / "v1"
         assert _manifest(data, period, 1)["status"] == "provisional"
         assert (release / "bulletin.html").exists() and list((release / "tables").glob("*.csv"))
+        assert_release_is_safe(data, release)
     assert _manifest(data, new_month, 1)["inputs"]["previous_month_release"] == f"{month}/v1"
     assert (data / "analyst" / "tokenstats.duckdb").exists()
 

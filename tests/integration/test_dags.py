@@ -20,6 +20,7 @@ import pytest
 from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_POOL
 from pipelines.generate import generate_month
 from pipelines.warehouse import writer_lock
+from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import DAG_IDS, DAGS_FOLDER, AirflowEnv, prepare_airflow, tail
 
 pytestmark = pytest.mark.integration
@@ -224,6 +225,7 @@ def test_dag_test_ingests_a_month_with_a_bad_file_then_publishes_it(airflow):
     assert {"national.csv", "coverage.csv"} <= tables
     assert {f["path"] for f in manifest["files"]} >= {f"tables/{name}" for name in tables}
     assert not list((airflow.data_dir / "published" / MONTH).glob(".*")), "no staging folder is left"
+    assert_release_is_safe(airflow.data_dir, release)  # tests/confidentiality.py (issue 7)
     with duckdb.connect(str(airflow.settings.analyst_file), read_only=True) as snapshot:
         assert snapshot.sql("select count(*) from core.submissions").fetchall() == [(len(reports),)]
 
@@ -265,16 +267,7 @@ def test_a_busy_warehouse_fails_load_once_and_the_retry_succeeds(airflow):
 
 BROKEN_REGISTRIES = [
     pytest.param("PK\x03\x04 this is not the registry\n", id="unreadable"),
-    pytest.param(
-        "provider_id,name,enterprise_group,registered_province,active_from\n",
-        id="no-providers",
-        marks=pytest.mark.xfail(
-            strict=True,
-            raises=AssertionError,
-            reason="known bug: an empty registry is read as valid, validate caches 'provider.registered' rejections "
-            "in verdict.json, load fails (DuckDB executemany of no rows), and the rerun quarantines every file",
-        ),
-    ),
+    pytest.param("provider_id,name,enterprise_group,registered_province,active_from\n", id="no-providers"),
 ]
 
 

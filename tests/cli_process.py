@@ -1,0 +1,88 @@
+"""Run the ``tokenstats`` command in its own process, as operators and Airflow do, and read back what it left.
+
+Used by the reliability tests (crash safety, hostile reports, isolation, concurrency): a process can be killed,
+can race another one, and shows its exit code and any traceback exactly as an operator would see them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+SCRIPT = Path(sys.executable).with_name("tokenstats")
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
+# The GX run time in Data Docs paths (docs/<provider>/<submission>/validations/.../<run time>/...): time-dependent.
+GX_RUN_TIME = re.compile(r"\d{8}T\d{6}\.\d+Z")
+
+
+def cli_env(data_dir: Path, **settings: object) -> dict[str, str]:
+    """The environment of a run: no TOKENSTATS_* setting of the calling process leaks in; ``settings`` are
+    given by name (``max_rows=10`` sets ``TOKENSTATS_MAX_ROWS``)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENSTATS_")}
+    env.update(TOKENSTATS_DATA_DIR=str(data_dir), GX_ANALYTICS_ENABLED="false")
+    env.update({f"TOKENSTATS_{k.upper()}": str(v) for k, v in settings.items()})
+    return env
+
+
+def run_cli(
+    data_dir: Path, *args: str, timeout: float = 300, env: dict[str, str] | None = None, **settings: object
+) -> subprocess.CompletedProcess:
+    """``tokenstats <args>`` in a new process; returns the completed process (never raises on exit codes).
+    ``env`` adds or replaces other environment variables (e.g. PYTHONHASHSEED)."""
+    return subprocess.run(
+        [*COMMAND, *args],
+        env={**cli_env(data_dir, **settings), **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def start_cli(data_dir: Path, *args: str, **settings: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*COMMAND, *args], env=cli_env(data_dir, **settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def normalise(text: str, data_dir: Path) -> str:
+    """Text with the data directory and GX run times replaced, to compare two runs in different folders.
+    A sibling's data directory (``<root>/<other>/data``, the folder a state was copied from) counts as the same."""
+    text = text.replace(str(data_dir), "<data>")
+    text = re.sub(re.escape(str(data_dir.parent.parent)) + r"/[^/\s\"']+/data(?=/)", "<data>", text)
+    return GX_RUN_TIME.sub("<gx-run>", text)
+
+
+def warehouse_tables(data_dir: Path, tables: tuple[str, ...] = ("core.submissions", "core.usage")) -> dict:
+    """Every row of the given warehouse tables, sorted, values as normalised text."""
+    out = {}
+    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
+        for table in tables:
+            rows = con.sql(f"select * from {table} order by all").fetchall()
+            out[table] = [tuple(normalise(str(v), data_dir) for v in row) for row in rows]
+    return out
+
+
+def file_tree(data_dir: Path, folders: tuple[str, ...]) -> dict[str, object]:
+    """Every file under the given folders: JSON documents parsed (timings dropped), others by sha256."""
+    out: dict[str, object] = {}
+    for folder in folders:
+        for path in sorted((data_dir / folder).rglob("*")):
+            if not path.is_file() or path.name.endswith(".lock"):
+                continue
+            key = str(path.relative_to(data_dir))
+            if path.suffix == ".json":
+                document = json.loads(normalise(path.read_text(encoding="utf-8"), data_dir))
+                if isinstance(document, dict):
+                    document.pop("stats", None)  # seconds per validation layer
+                out[key] = document
+            else:
+                out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out

@@ -1,0 +1,246 @@
+"""Is a release safe to publish? One helper for every test that builds a release: ``assert_release_is_safe``.
+
+It reads every file of a release folder the way a user would (CSV and Parquet tables, the XLSX workbook's XML,
+SDMX-CSV and its structure, the HTML bulletin, the manifest) and checks, independently of the publish code:
+
+1. no provider id, provider name or enterprise group name from the registry appears anywhere;
+2. every suppressed cell is empty wherever it is printed, and its true value appears in no file;
+3. every free cell passes the primary rules, recomputed from the warehouse's own rows (``core.usage`` of the
+   submissions the manifest lists, grouped by the registry's enterprise groups, with the contract's code
+   lists): at least ``min_contributors`` groups and no dominance by the p% rule, on tokens and on money; and
+   every free value equals that recomputation;
+4. the linear-programming audit (``pipelines.disclosure.audit_suppression``) run on the published flags and
+   the recomputed true values proves every suppressed cell protected.
+
+Call it after any publish: ``assert_release_is_safe(data_dir, data_dir / "published" / "2026-10" / "v1")``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+from pipelines.config import Settings
+from pipelines.contract import read_code_list
+from pipelines.disclosure import Rules, audit_suppression, sum_relations
+from pipelines.registry import read_registry
+
+DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
+CELL_TABLES = ("national", "by_region", "by_modality", "by_sector", "cube", "compute_flows", "use_type")
+TOTAL = "_T"
+MIN_TERM = 4  # registry terms shorter than this would match ordinary text
+MIN_LEAK_VALUE = 10**6  # smaller numbers occur by chance (counts, years)
+INTEGER = re.compile(r"(?<![\d.])\d+")
+
+
+def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | None = None) -> dict[str, int]:
+    """Fail (AssertionError) if the release discloses anything; returns counts of what was checked."""
+    settings = settings or Settings.from_env(data_dir=data_dir)
+    rules = settings.disclosure_rules  # the parameters publish used: they are configuration, not in the release
+    texts = release_texts(release)
+    problems = names_in(texts, data_dir / "registry" / "providers.csv")
+    cells = published_cells(release)
+    truth = true_cells(data_dir, release, cells)
+    problems += blank_where_suppressed(release, texts)
+    problems += suppressed_values_in(texts, truth)
+    problems += primary_rule_failures(truth, rules)
+    problems += audit_failures(truth, rules)
+    assert not problems, "\n".join(problems[:40])
+    return {"files": len(texts), "cells": truth.height, "suppressed": truth.filter(pl.col("conf_status") != "F").height}
+
+
+# --- reading a release as its users do -----------------------------------------------------------------------
+
+
+def release_texts(release: Path) -> dict[str, str]:
+    """Every file's readable content: text files as they are, Parquet cells and metadata, XLSX parts."""
+    texts = {}
+    for path in sorted(p for p in release.rglob("*") if p.is_file()):
+        name = str(path.relative_to(release))
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            metadata = pq.ParquetFile(path).metadata.metadata or {}
+            parts = [",".join(table.column_names), *(f"{k!r}={v!r}" for k, v in metadata.items())]
+            parts += [",".join("" if v is None else str(v) for v in row.values()) for row in table.to_pylist()]
+            texts[name] = "\n".join(parts)
+        elif path.suffix == ".xlsx":
+            with zipfile.ZipFile(path) as workbook:
+                for part in workbook.namelist():
+                    texts[f"{name}!{part}"] = workbook.read(part).decode("utf-8", errors="replace")
+        else:
+            texts[name] = path.read_bytes().decode("utf-8", errors="replace")
+    return texts
+
+
+def published_cells(release: Path) -> pl.DataFrame:
+    """The distinct cells of the release's tables: dimensions, flag and the published measures."""
+    frames = [
+        pl.read_parquet(release / "tables" / f"{name}.parquet").select(
+            *DIMENSIONS, "conf_status", "total_tokens", pl.col("settlement_amount").cast(pl.Float64)
+        )
+        for name in CELL_TABLES
+    ]
+    cells = pl.concat(frames).unique(subset=list(DIMENSIONS), keep="first", maintain_order=True)
+    return cells.rename({"total_tokens": "published_tokens", "settlement_amount": "published_settlement"})
+
+
+# --- the checks -------------------------------------------------------------------------------------------------
+
+
+def names_in(texts: dict[str, str], registry: Path) -> list[str]:
+    terms = set()
+    for provider in read_registry(registry):
+        terms |= {provider.provider_id, provider.name, provider.enterprise_group}
+    terms = {t.lower() for t in terms if len(t) >= MIN_TERM}
+    return [f"{name} names {term!r}" for name, text in texts.items() for term in terms if term in text.lower()]
+
+
+def blank_where_suppressed(release: Path, texts: dict[str, str]) -> list[str]:
+    """In every CSV (tables, SDMX): a row flagged other than F prints no value."""
+    problems = []
+    for name, text in texts.items():
+        if not name.endswith(".csv"):
+            continue
+        for row in csv.DictReader(io.StringIO(text)):
+            for flag, columns in _flagged_columns(row):
+                if row[flag] not in ("", "F") and any(row[c] not in ("", None) for c in columns):
+                    problems.append(f"{name}: a suppressed value is printed: {row}")
+    return problems
+
+
+def _flagged_columns(row: dict[str, str]) -> list[tuple[str, list[str]]]:
+    if "CONF_STATUS" in row:
+        return [("CONF_STATUS", ["OBS_VALUE"])]
+    if "previous_conf_status" in row:  # revisions
+        return [("previous_conf_status", ["previous_value", "difference"]), ("conf_status", ["value", "difference"])]
+    if "conf_status" in row:
+        measures = [c for c in row if c not in (*DIMENSIONS, "reference_period", "obs_status", "conf_status")]
+        return [("conf_status", measures)]
+    return []
+
+
+def suppressed_values_in(texts: dict[str, str], truth: pl.DataFrame) -> list[str]:
+    hidden = truth.filter(pl.col("conf_status") != "F", pl.col("true_tokens") >= MIN_LEAK_VALUE)
+    numbers = {name: set(INTEGER.findall(text)) for name, text in texts.items()}  # whole numbers, not fractions
+    return [
+        f"{name} prints the suppressed {row}"
+        for row in hidden.iter_rows(named=True)
+        for name, found in numbers.items()
+        if str(row["true_tokens"]) in found
+    ]
+
+
+def primary_rule_failures(truth: pl.DataFrame, rules: Rules) -> list[str]:
+    problems = []
+    for row in truth.filter(pl.col("conf_status") == "F").iter_rows(named=True):
+        key = tuple(row[d] for d in DIMENSIONS)
+        if row["published_tokens"] != row["true_tokens"]:
+            problems.append(
+                f"{key}: published {row['published_tokens']} tokens, the warehouse says {row['true_tokens']}"
+            )
+        if row["contributors"] == 0:
+            continue
+        if row["contributors"] < rules.min_contributors:
+            problems.append(f"{key}: free with {row['contributors']} enterprise groups")
+        for measure in ("tokens", "settlement"):
+            total, top = row[f"true_{measure}"], row[f"top_{measure}"]
+            largest, second = [*(top or []), 0.0, 0.0][:2]
+            if total - largest - second < rules.dominance_p_percent / 100 * largest:
+                problems.append(f"{key}: free but dominated on {measure} ({largest} of {total})")
+    return problems
+
+
+def audit_failures(truth: pl.DataFrame, rules: Rules) -> list[str]:
+    cells = truth.with_columns(total_tokens="true_tokens", settlement_amount="true_settlement")
+    status = np.array(cells["conf_status"].to_list())
+    if (status == "F").all():
+        return []
+    relations = sum_relations(cells)
+    problems = []
+    for measure in ("total_tokens", "settlement_amount"):
+        values = cells[measure].cast(pl.Float64).to_numpy()
+        for interval in audit_suppression(values, status, relations, measure, rules):
+            if not interval.protected:
+                row = cells.row(interval.cell, named=True)
+                problems.append(
+                    f"{tuple(row[d] for d in DIMENSIONS)} ({row['conf_status']}): {measure} {interval.value:,.0f} "
+                    f"can be narrowed to [{interval.low:,.0f}, {interval.high:,.0f}], needs ±{interval.required:,.0f}"
+                )
+    return problems
+
+
+# --- the truth, recomputed from the warehouse ------------------------------------------------------------------
+
+
+def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> pl.DataFrame:
+    """Each published cell with its true totals and contributors, from the rows of the submissions the release
+    used (its manifest), the registry's groups and the code lists; shares no SQL with the marts."""
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
+        usage = con.sql(
+            "select provider_id, customer_type, region_code, compute_region_code, modality, sector_code, "
+            "input_tokens + output_tokens as tokens, settlement_amount::double as settlement "
+            "from core.usage where list_contains($ids, submission_id)",
+            params={"ids": manifest["inputs"]["submissions"]},
+        ).pl()
+    groups = {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
+    uses = {r["customer_type"]: r["use_type"] for r in read_code_list("customer_types.csv")}
+    zones = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+    atoms = usage.select(
+        pl.col("customer_type").replace_strict(uses).alias("use_type"),
+        "region_code",
+        pl.col("region_code").replace_strict(zones).alias("zone"),
+        pl.col("compute_region_code").fill_null("_X"),
+        "modality",
+        pl.when(pl.col("customer_type") == "individual")
+        .then(pl.lit("HH"))
+        .otherwise(pl.col("sector_code").fill_null("_X"))
+        .alias("sector_code"),
+        pl.col("provider_id").replace_strict(groups).alias("group"),
+        "tokens",
+        "settlement",
+    )
+    # every atom counts in each cell that covers it: itself or a total on each dimension, its zone for regions
+    expanded = []
+    for use in ("use_type", None):
+        for region in ("region_code", "zone", None):
+            for compute in ("compute_region_code", None):
+                for modality in ("modality", None):
+                    for sector in ("sector_code", None):
+                        keys = dict(zip(DIMENSIONS, (use, region, compute, modality, sector), strict=True))
+                        expanded.append(
+                            atoms.select(
+                                *(pl.col(c).alias(d) if c else pl.lit(TOTAL).alias(d) for d, c in keys.items()),
+                                "group",
+                                "tokens",
+                                "settlement",
+                            )
+                        )
+    per_group = (
+        pl.concat(expanded)
+        .group_by(*DIMENSIONS, "group")
+        .agg(pl.col("tokens").sum(), pl.col("settlement").sum())
+        .filter((pl.col("tokens") > 0) | (pl.col("settlement") > 0))
+    )
+    per_cell = per_group.group_by(DIMENSIONS).agg(
+        pl.col("tokens").sum().alias("true_tokens"),
+        pl.col("settlement").sum().alias("true_settlement"),
+        pl.len().alias("contributors"),
+        pl.col("tokens").sort(descending=True).head(2).cast(pl.Float64).alias("top_tokens"),
+        pl.col("settlement").sort(descending=True).head(2).alias("top_settlement"),
+    )
+    truth = cells.join(per_cell, on=list(DIMENSIONS), how="left").with_columns(
+        pl.col("true_tokens").fill_null(0),
+        pl.col("true_settlement").fill_null(0.0),
+        pl.col("contributors").fill_null(0),
+    )
+    return truth
