@@ -108,9 +108,14 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+    import duckdb
+
     from pipelines.snapshot import query_snapshot
 
-    relation = query_snapshot(settings, args.sql)
+    try:
+        relation = query_snapshot(settings, args.sql)
+    except duckdb.Error as error:  # the analyst's SQL: say what DuckDB said, no traceback
+        raise UsageError(str(error).splitlines()[0]) from None
     if args.format == "csv":
         relation.pl().write_csv(sys.stdout)
     elif args.format == "json":

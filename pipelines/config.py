@@ -42,7 +42,7 @@ class Settings:
     # How long a warehouse writer waits for another to finish before giving up (a retry will follow).
     lock_wait_seconds: float = 600.0
     # DuckDB resources; memory stays bounded whatever the size of a report.
-    duckdb_memory_limit: str = "2GB"
+    duckdb_memory_limit: str = "1536MB"  # peak RSS stays under 2 GiB with Python and Arrow on top
     duckdb_threads: int = 0  # 0: one per core
     # Plausibility against the provider's accepted history: reject beyond this factor either way.
     history_volume_factor: float = 10.0

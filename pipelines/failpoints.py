@@ -41,9 +41,8 @@ POINTS = (
     "release.after_bulletin",
     "release.before_rename",  # manifest written in the staging folder; not yet renamed into place
     "release.after_rename",  # the release is out; the analyst snapshot is not refreshed yet
-    "snapshot.after_attach",  # the temporary snapshot file is created, empty
-    "snapshot.after_copy",  # data copied into the temporary file, views not yet created
-    "snapshot.before_replace",  # the temporary snapshot is complete and detached
+    "snapshot.after_checkpoint",  # analyst views added to the warehouse, checkpointed, nothing copied yet
+    "snapshot.before_replace",  # the temporary copy is complete
     "snapshot.after_replace",
 )
 

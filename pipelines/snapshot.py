@@ -1,15 +1,18 @@
 """The analyst snapshot: a read-only copy of the warehouse, with documented views, replaced atomically.
 
 DuckDB lets no reader open a file while a writer holds it, so analysts never query the warehouse itself:
-after each publish the warehouse is copied into ``<data>/analyst/tokenstats.duckdb`` (through a temporary
-file and a rename, so a reader sees the old snapshot or the new one, never half of one). The file uses
-an older storage format so the stock DuckDB CLI that analysts install (1.4 and later) can open it.
+after each publish, the writer adds the documented ``analyst`` views, checkpoints (the file alone then holds
+everything) and copies the file to ``<data>/analyst/tokenstats.duckdb`` through a temporary name and a
+rename, so a reader sees the old snapshot or the new one, never half of one. A file copy costs what the
+disk does, not a re-encoding of every row. The warehouse is written in an older storage format
+(``warehouse.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4 and later) opens the copy.
 The snapshot is internal: it holds provider-level rows. Releases never do.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -18,30 +21,16 @@ from pipelines.config import Settings, UsageError
 from pipelines.failpoints import crash_point
 from pipelines.warehouse import sql_text
 
-# The oldest storage format our analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0).
-STORAGE_VERSION = "v1.4.0"
-SNAPSHOT_ALIAS = "snapshot"
-
 
 def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
-    """Copy the open warehouse into a new analyst snapshot and swap it into place."""
+    """Copy the warehouse, open for writing on ``con`` (under the writer lock), into a new analyst snapshot."""
     target = settings.analyst_file
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    source = con.sql("select current_database()").fetchall()[0][0]
-    con.execute(f"attach '{_quote(tmp)}' as {SNAPSHOT_ALIAS} (storage_version '{STORAGE_VERSION}')")
-    try:
-        crash_point("snapshot.after_attach")
-        con.execute(f"copy from database {source} to {SNAPSHOT_ALIAS}")
-        crash_point("snapshot.after_copy")
-        con.execute(f"use {SNAPSHOT_ALIAS}")
-        try:
-            con.execute(sql_text("snapshot/analyst_views"))
-        finally:
-            con.execute(f"use {source}")
-    finally:
-        con.execute(f"detach {SNAPSHOT_ALIAS}")
+    con.execute(sql_text("snapshot/analyst_views"))
+    con.execute("checkpoint")
+    crash_point("snapshot.after_checkpoint")
+    shutil.copyfile(settings.warehouse_file, tmp)
     crash_point("snapshot.before_replace")
     os.replace(tmp, target)
     crash_point("snapshot.after_replace")
@@ -54,7 +43,3 @@ def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
     con = duckdb.connect(str(settings.analyst_file), read_only=True)
     return con.sql(sql)
-
-
-def _quote(path: Path) -> str:
-    return str(path).replace("'", "''")

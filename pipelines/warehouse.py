@@ -22,6 +22,9 @@ from pipelines.registry import COLUMNS as REGISTRY_COLUMNS
 from pipelines.registry import read_registry
 
 SQL_DIR = Path(__file__).resolve().parent / "sql"
+# The storage format the warehouse (and so the analyst snapshot, its copy) is written in: the oldest our
+# analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0; 2.0 would write v2).
+STORAGE_VERSION = "v1.4.0"
 REFERENCE_TABLES = {
     "ref.provinces": "provinces.csv",
     "ref.economic_zones": "economic_zones.csv",
@@ -99,7 +102,8 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
     """The warehouse, opened for writing under the writer lock, with its schema in place."""
     with writer_lock(settings, wait_seconds):
         settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
-        con = configure(duckdb.connect(str(settings.warehouse_file)), settings)
+        config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
+        con = configure(duckdb.connect(str(settings.warehouse_file), config=config), settings)
         try:
             con.execute((SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8"))
             yield con

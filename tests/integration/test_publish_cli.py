@@ -1,0 +1,199 @@
+"""Publishing through the CLI: published figures are right to the token, versions follow the inputs, the
+analyst snapshot opens in the stock DuckDB CLI."""
+
+from __future__ import annotations
+
+import decimal
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.cli import main
+from pipelines.generate import generate_month
+from tests.confidentiality import assert_release_is_safe
+from tests.oracle import read_reports
+
+pytestmark = pytest.mark.integration
+
+PERIOD = "2026-10"
+ZONES = pl.read_csv(Path(__file__).resolve().parents[2] / "schemas" / "provinces.csv", infer_schema=False).select(
+    "region_code", "economic_zone"
+)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data = tmp_path_factory.mktemp("publish") / "data"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TOKENSTATS_DATA_DIR", str(data))
+        generate_month(data, "2026-09", rows=120_000, providers=40)
+        generate_month(data, PERIOD, rows=120_000, providers=40, faults=["corrupt"])
+        assert main(["ingest"]) == 0
+        assert main(["publish", "--period", "2026-09", "--period", PERIOD]) == 0
+    return data
+
+
+def _table(data: Path, name: str, version: int = 1) -> pl.DataFrame:
+    return pl.read_parquet(data / "published" / PERIOD / f"v{version}" / "tables" / f"{name}.parquet")
+
+
+def _accepted_rows(data: Path, period: str) -> pl.DataFrame:
+    """The accepted reports' rows, read straight from the archived files (not from the warehouse)."""
+    files = sorted((data / "archive").glob(f"*/{period}/*/*.parquet"))
+    return read_reports(files).filter(pl.col("customer_type") != "reseller")
+
+
+def _independent(rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """national, by_region (provinces, zones, total), by_modality, by_sector, recomputed in Polars."""
+    rows = rows.join(ZONES, on="region_code").with_columns(
+        total_tokens=pl.col("input_tokens") + pl.col("output_tokens"),
+        sector_code=pl.when(pl.col("customer_type") == "individual").then(pl.lit("HH")).otherwise("sector_code"),
+    )
+    sums = [
+        pl.col(m).sum()
+        for m in (
+            "total_tokens",
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+            "requests",
+            "settlement_amount",
+        )
+    ]
+
+    def by(column: str | None, key: str) -> pl.DataFrame:
+        grouped = rows.group_by(column).agg(sums).rename({column: key}) if column else rows.select(sums)
+        return grouped.with_columns(pl.lit("_T").alias(key)) if not column else grouped
+
+    regions = pl.concat(
+        [by("region_code", "region_code"), by("economic_zone", "region_code"), by(None, "region_code")],
+        how="diagonal_relaxed",
+    )
+    return {
+        "national": by(None, "region_code"),
+        "by_region": regions,
+        "by_modality": pl.concat([by("modality", "modality"), by(None, "modality")], how="diagonal_relaxed"),
+        "by_sector": pl.concat([by("sector_code", "sector_code"), by(None, "sector_code")], how="diagonal_relaxed"),
+    }
+
+
+@pytest.mark.parametrize(
+    "name,key",
+    [
+        ("national", "region_code"),
+        ("by_region", "region_code"),
+        ("by_modality", "modality"),
+        ("by_sector", "sector_code"),
+    ],
+)
+def test_free_cells_equal_an_independent_recomputation_to_the_token(published, name, key):
+    expected = _independent(_accepted_rows(published, PERIOD))[name]
+    table = _table(published, name)
+    free = table.filter(pl.col("conf_status") == "F")
+    assert free.height >= 1
+    joined = free.join(expected, on=key, how="left", suffix="_expected")
+    for measure in ("total_tokens", "input_tokens", "cached_input_tokens", "output_tokens", "requests"):
+        assert (joined[measure] == joined[f"{measure}_expected"]).all(), (name, measure)
+    for got, want in zip(joined["settlement_amount"], joined["settlement_amount_expected"], strict=True):
+        assert decimal.Decimal(str(got)) == decimal.Decimal(str(want)), name
+    suppressed = table.filter(pl.col("conf_status") != "F")
+    assert suppressed.select(pl.col("total_tokens").is_null().all()).item()
+
+
+def test_each_release_is_complete_safe_and_provisional(published):
+    for period in ("2026-09", PERIOD):
+        release = published / "published" / period / "v1"
+        manifest = json.loads((release / "manifest.json").read_text())
+        assert manifest["status"] == "provisional" and manifest["version"] == 1
+        for entry in manifest["files"]:
+            assert (release / entry["path"]).exists()
+        names = {p.name for p in (release / "tables").iterdir()}
+        for table in (
+            "national",
+            "by_region",
+            "by_modality",
+            "by_sector",
+            "cube",
+            "compute_flows",
+            "use_type",
+            "coverage",
+        ):
+            assert {f"{table}.csv", f"{table}.parquet"} <= names
+        assert (release / "sdmx" / "data.csv").exists() and (release / "bulletin.html").exists()
+        assert set(_table(published, "national")["obs_status"]) == {"P"}
+        assert_release_is_safe(published, release)
+    october = json.loads((published / "published" / PERIOD / "v1" / "manifest.json").read_text())
+    assert october["inputs"]["previous_month_release"] == "2026-09/v1"
+    assert _table(published, "coverage").row(0, named=True)["providers_missing"] == 1  # the corrupt report
+
+
+def test_publishing_unchanged_inputs_writes_nothing_new(published, monkeypatch, capsys):
+    monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(published))
+    before = sorted(p.name for p in (published / "published" / PERIOD).iterdir())
+    assert main(["publish", "--period", PERIOD]) == 0
+    assert "nothing new published" in capsys.readouterr().out
+    assert sorted(p.name for p in (published / "published" / PERIOD).iterdir()) == before == ["v1"]
+
+
+def test_the_analyst_snapshot_opens_in_the_stock_duckdb_cli(published):
+    cli = shutil.which("duckdb") or str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "duckdb")
+    done = subprocess.run(
+        [
+            cli,
+            "-readonly",
+            "-csv",
+            str(published / "analyst" / "tokenstats.duckdb"),
+            "-c",
+            "select count(*) as n from analyst.usage where report_period = '2026-10'",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.split()[-1]) == _accepted_rows(published, PERIOD).height + (
+        read_reports(sorted((published / "archive").glob(f"*/{PERIOD}/*/*.parquet")))
+        .filter(pl.col("customer_type") == "reseller")
+        .height
+    )
+
+
+def test_query_runs_read_only_sql_on_the_snapshot(published, monkeypatch, capsys):
+    monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(published))
+    assert main(["query", "select view_name from analyst.about order by 1", "--format", "csv"]) == 0
+    assert {"usage", "submissions", "by_region"} <= set(capsys.readouterr().out.split())
+    assert main(["query", "delete from core.usage"]) == 2  # read-only
+    assert "read-only" in capsys.readouterr().err
+
+
+def test_a_correction_writes_v2_with_a_revisions_table(published, monkeypatch):
+    monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(published))
+    provider = sorted(p.name for p in (published / "archive").iterdir())[0]
+    first = next((published / "archive" / provider / PERIOD).glob("*/*.parquet"))
+    corrected = pl.read_parquet(first).with_columns(pl.col("output_tokens") + 1_000)
+    corrected.write_parquet(published / "inbox" / provider / "corrected.parquet")
+    assert main(["ingest"]) == 0
+    assert main(["publish", "--period", PERIOD]) == 0
+
+    release = published / "published" / PERIOD / "v2"
+    manifest = json.loads((release / "manifest.json").read_text())
+    assert manifest["status"] == "revised" and manifest["revises"] == "v1"
+    revisions = _table(published, "revisions", version=2)
+    national = revisions.filter(
+        pl.col("region_code") == "_T",
+        pl.col("modality") == "_T",
+        pl.col("sector_code") == "_T",
+        pl.col("compute_region_code") == "_T",
+        pl.col("use_type") == "final",
+        pl.col("measure") == "total_tokens",
+    )
+    row = national.row(0, named=True)
+    assert row["difference"] == row["value"] - row["previous_value"] > 0
+    assert set(_table(published, "national", version=2)["obs_status"]) == {"A"}
+    assert (published / "published" / PERIOD / "v1" / "manifest.json").exists(), "v1 stays, unchanged"
+    assert_release_is_safe(published, release)
