@@ -36,6 +36,8 @@ DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sec
 TOTAL = "_T"
 RULE_MEASURES = ("total_tokens", "settlement_amount")
 FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
+# In the audit, values are scaled to the largest cell; a hidden value may range up to this many times that.
+HIDDEN_VALUE_CAP = 10.0
 # Batch proving in the audit: at most this many joint solves per side, while each proves enough cells.
 BATCH_ROUNDS, BATCH_MIN_CELLS, BATCH_MIN_GAIN = 12, 8, 0.05
 
@@ -227,6 +229,7 @@ class Audit:
                 cols.append(cell)
                 coefs.append(coef)
         matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(len(relations), len(values)))
+        self.matrix = matrix
         self.highs = _model(matrix, self.truth)
 
     def hide(self, cells: np.ndarray, status: np.ndarray) -> None:
@@ -235,7 +238,10 @@ class Audit:
             self.hidden[new] = True
             self.required[new] = [self.rules.required(status[c]) * abs(self.truth[c]) for c in new]
             index = np.array(new, dtype=np.int32)
-            self.highs.changeColsBounds(len(new), index, np.zeros(len(new)), np.full(len(new), highspy.kHighsInf))
+            # A cap far above any cell keeps every programme bounded (when even the totals are hidden); reaching
+            # it is proof enough that a value is unknown.
+            upper = np.full(len(new), HIDDEN_VALUE_CAP)
+            self.highs.changeColsBounds(len(new), index, np.zeros(len(new)), upper)
 
     def intervals(self, cells: list[int], measure: str) -> list[Interval]:
         """Whether each listed hidden cell is protected: an inner bound of its interval that is proven wide
@@ -244,6 +250,12 @@ class Audit:
         low_seen, high_seen = truth.copy(), truth.copy()
         targets = np.array(cells, dtype=np.int64)
         binding: dict[int, tuple[int, ...]] = {}
+        # The values moved by their whole protection, all at once, with free cells as published: where that
+        # still satisfies every sum (e.g. nothing around them is published), every side is proven without a solve.
+        for sign, seen in ((-1.0, low_seen), (1.0, high_seen)):
+            moved = truth + sign * np.where(self.hidden, required, 0.0)
+            if (moved >= 0).all() and np.abs(self.matrix @ moved).max(initial=0.0) <= 1e-9:
+                seen[:] = moved
         # Every solution is a set of values consistent with the release: it widens what is proven about every
         # cell at once. First a few solves push all unproven cells together (their sum, weighted to each
         # cell's size); the cells left get a solve of their own. A side that fails is always solved exactly.
