@@ -6,8 +6,10 @@ Everything has a default; each field can be overridden by an environment variabl
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -124,6 +126,20 @@ def _parse(kind: object, raw: str) -> object:
     if "float" in kind:
         return float(raw)
     return raw
+
+
+def disclosure_key(settings: Settings) -> bytes:
+    """The installation's secret for keyed hashes in manifests (rule parameters, group memberships): without it
+    nobody can test guesses against them. Created once (random, owner-only) beside the warehouse."""
+    path = settings.warehouse_file.with_name("disclosure.key")
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with (
+            contextlib.suppress(FileExistsError),
+            os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f,
+        ):
+            f.write(secrets.token_bytes(32))
+    return path.read_bytes()
 
 
 def load_settings(**overrides: object) -> Settings:

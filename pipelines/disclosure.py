@@ -1,112 +1,139 @@
-"""Disclosure control: no published cell may reveal an enterprise group's figures.
+"""Disclosure control over the whole published record of a month: no published figure, alone or combined with
+any other, may reveal an enterprise group's business.
 
-1. Primary rules flag a cell backed by fewer than ``min_contributors`` enterprise groups (``A``) or
-   dominated by its largest contributor (``O``, the p% rule: the rest of the cell, net of the second
-   largest contributor, would estimate the largest within p%). Both are evaluated on total tokens and on
-   settlement amount; providers of one enterprise group are one contributor.
-2. Secondary suppression (``D``): every published sum relation (a total and its parts, along any
-   dimension, across every table of the release) gets at least two suppressed members, cheapest first.
-3. The audit decides: for each suppressed cell, a linear programme over the published cells computes the
-   interval an attacker can derive for its value (HiGHS). A confidential cell's interval must reach its
-   protection level (``protection_percent`` of its value, either way); a cell hidden only to protect
-   others must not be recoverable either (``secondary_percent``). While any falls short, one more cell
-   beside it is suppressed and the audit runs again.
+1. **Primary rules** flag a cell backed by fewer than ``min_contributors`` enterprise groups (``A``) or dominated
+   by its largest contributor (``O``, the p% rule: the rest of the cell, net of the second largest contributor,
+   would estimate the largest within p%). A group contributes when any of its measures is non-zero; the rules
+   are applied to **every measure** (tokens of each kind, requests, amount). Providers of one group are one
+   contributor, with the groups of the registry as it stands when publishing.
+2. **The record.** Versions of a month already published cannot be withdrawn, so the new version is protected
+   together with them: a cell suppressed in any earlier version stays suppressed (``D`` when it is no longer
+   confidential itself), and the **change** of a cell since an earlier version where it was published is a cell
+   of its own, with its own contributors (the groups whose figures changed) and the same primary rules. A cell
+   whose change is confidential is withheld (``D``): publishing it would publish one group's correction.
+3. **Secondary suppression** (``D``): every sum relation (a total and its parts, along any dimension, across every
+   table) gets at least two suppressed members, cheapest first.
+4. **The audit decides** (``pipelines.audit``): one linear programme per measure over every version side by side,
+   with each version's sums and the equality of every cell a correction did not touch. Each confidential value
+   (of any version) must stay uncertain by ``protection_percent`` of itself either way, each cell hidden only to
+   protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
+   While any falls short, one more cell beside it is suppressed and the audit runs again.
 
-Cells are keyed by the dimensions in ``DIMENSIONS``, where ``_T`` is a total and a region may be an
-economic zone; the sum relations follow from those keys and the province → zone → ``_T`` hierarchy.
+Cells are keyed by ``DIMENSIONS`` (``_T`` a total, a region possibly an economic zone); the sum relations follow
+from those keys and the province → zone → ``_T`` hierarchy. Inputs are *cell groups*: one row per cell and
+enterprise group (``group_column``) with a column per measure.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
+import hashlib
+import hmac
+import json
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
-import highspy
 import numpy as np
 import polars as pl
-from scipy import sparse
 
+from pipelines.audit import SOLVER, Interval, RecordAudit, Target
 from pipelines.contract import read_code_list
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
+GROUP = "enterprise_group"
 TOTAL = "_T"
-RULE_MEASURES = ("total_tokens", "settlement_amount")
 FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
-# In the audit, values are scaled to the largest cell; a hidden value may range up to this many times that.
-HIDDEN_VALUE_CAP = 10.0
-# Batch proving in the audit: at most this many joint solves per side, while each proves enough cells.
-BATCH_ROUNDS, BATCH_MIN_CELLS, BATCH_MIN_GAIN = 12, 8, 0.05
+ABSENT = "-"  # a cell with no data in a version: not published, known to be zero
 
 
 @dataclass(frozen=True)
 class Rules:
     min_contributors: int = 3
     dominance_p_percent: float = 10.0
-    protection_percent: float = 10.0  # a confidential cell's value stays uncertain by this much, either way
+    protection_percent: float = 10.0  # a confidential value stays uncertain by this much, either way
     secondary_percent: float = 1.0  # a cell hidden only to protect others must not be recoverable either
 
     def required(self, status: str) -> float:
         return (self.secondary_percent if status == SECONDARY else self.protection_percent) / 100.0
 
-
-@dataclass(frozen=True)
-class Relation:
-    """One published sum: ``parent`` is the total of ``children`` (row indices into the cells)."""
-
-    parent: int
-    children: tuple[int, ...]
-
-    @property
-    def members(self) -> tuple[int, ...]:
-        return (self.parent, *self.children)
+    def digest(self, key: bytes) -> str:
+        """A keyed hash of the parameters: proves later which rules a release used, without publishing them."""
+        return hmac.new(key, json.dumps(asdict(self), sort_keys=True).encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
-class Interval:
-    """What an attacker can derive about a suppressed cell from everything published."""
+class Published:
+    """An earlier version of the month: its cell groups (recomputed from its submissions) and its flags."""
 
-    cell: int
-    measure: str
-    value: float
-    low: float
-    high: float
-    required: float  # the protection the cell needs, either way
-    binding: tuple[int, ...] = ()  # for a weak cell: the free cells holding its interval back, most first
+    version: int
+    cell_groups: pl.DataFrame
+    flags: dict[tuple, str]
 
-    @property
-    def protected(self) -> bool:
-        slack = 1e-9 * max(abs(self.value), 1.0)
-        return self.high >= self.value + self.required - slack and self.low <= self.value - self.required + slack
+
+@dataclass
+class Certificate:
+    """What the audit covered and proved, for the release's manifest (no parameter, no value)."""
+
+    versions_covered: list[int]
+    measures: list[str]
+    relations_per_version: int
+    unchanged_cell_links: int
+    targets: dict[str, int] = field(default_factory=dict)
+    smallest_margin: float | None = None  # room proven / room needed, over every target (>= 1)
+    already_public: int = 0  # values an earlier version published free: nothing now can protect them
+    unprotectable: int = 0  # weak with this version wholly withheld: exposed by earlier versions alone
+    solver: str = SOLVER
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 def zone_of_province() -> dict[str, str]:
     return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
 
 
-def primary_status(cells: pl.DataFrame, rules: Rules) -> np.ndarray:
-    """``A``, ``O`` or ``F`` for every cell, from its contributor figures."""
-    contributors = cells["contributors"].to_numpy()
-    status = np.full(cells.height, FREE, dtype="<U1")
-    dominated = np.zeros(cells.height, dtype=bool)
-    for measure, largest, second in (
-        ("total_tokens", "largest_tokens", "second_tokens"),
-        ("settlement_amount", "largest_settlement", "second_settlement"),
-    ):
-        total, x1, x2 = (cells[c].cast(pl.Float64).to_numpy() for c in (measure, largest, second))
+def measures_of(cell_groups: pl.DataFrame) -> list[str]:
+    return [c for c in cell_groups.columns if c not in (*DIMENSIONS, GROUP)]
+
+
+def rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
+    """Per cell: the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
+    magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
+    measures = measures_of(cell_groups)
+    magnitudes = cell_groups.with_columns(pl.col(measures).cast(pl.Float64).abs())
+    return magnitudes.group_by(DIMENSIONS).agg(
+        pl.any_horizontal(pl.col(measures) > 0).sum().alias("contributors"),
+        *(pl.col(m).sum().alias(f"{m}:sum") for m in measures),
+        *(pl.col(m).max().alias(f"{m}:top1") for m in measures),
+        *(pl.when(pl.len() > 1).then(pl.col(m).top_k(2).min()).otherwise(0.0).alias(f"{m}:top2") for m in measures),
+    )
+
+
+def primary_status(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
+    """``A``, ``O`` or ``F`` for every row of ``rule_figures``."""
+    contributors = figures["contributors"].to_numpy()
+    dominated = np.zeros(figures.height, dtype=bool)
+    for m in (c.removesuffix(":sum") for c in figures.columns if c.endswith(":sum")):
+        total, x1, x2 = (figures[f"{m}:{part}"].to_numpy() for part in ("sum", "top1", "top2"))
         dominated |= (total - x1 - x2) < rules.dominance_p_percent / 100.0 * x1
+    status = np.full(figures.height, FREE, dtype="<U1")
     status[(contributors >= rules.min_contributors) & dominated] = DOMINANT
     status[(contributors > 0) & (contributors < rules.min_contributors)] = FEW
     return status
 
 
-def sum_relations(cells: pl.DataFrame, zones: dict[str, str] | None = None) -> list[Relation]:
-    """Every total-and-parts relation among the cells, along each dimension."""
+def change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+    """Each group's change in each cell between two versions' cell groups (new minus old)."""
+    measures = measures_of(new)
+    joined = new.join(old, on=[*DIMENSIONS, GROUP], how="full", coalesce=True, suffix=":old")
+    before = (pl.col(f"{m}:old").cast(pl.Float64).fill_null(0) for m in measures)
+    after = (pl.col(m).cast(pl.Float64).fill_null(0) for m in measures)
+    changes = ((a - b).alias(m) for a, b, m in zip(after, before, measures, strict=True))
+    return joined.select(*DIMENSIONS, GROUP, *changes)
+
+
+def sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+    """Every total-and-parts relation among the cells (by key), along each dimension: (parent, children)."""
     zones = zone_of_province() if zones is None else zones
-    keys = list(cells.select(DIMENSIONS).iter_rows())
     index = {key: i for i, key in enumerate(keys)}
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
@@ -118,7 +145,7 @@ def sum_relations(cells: pl.DataFrame, zones: dict[str, str] | None = None) -> l
                 if parent in index:
                     groups[(d, parent)].append(i)
                     break
-    return [Relation(index[parent], tuple(children)) for (_, parent), children in groups.items()]
+    return [(index[parent], tuple(children)) for (_, parent), children in groups.items()]
 
 
 def _ancestors(dimension: str, value: str, zones: dict[str, str]) -> list[str]:
@@ -128,62 +155,213 @@ def _ancestors(dimension: str, value: str, zones: dict[str, str]) -> list[str]:
     return [TOTAL]
 
 
-def protect_cells(cells: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None) -> pl.DataFrame:
-    """The cells with ``conf_status``: primary and secondary suppression, proven by the audit."""
-    relations = sum_relations(cells, zones)
-    status = primary_status(cells, rules)
-    values = {m: cells[m].cast(pl.Float64).to_numpy() for m in RULE_MEASURES}
-    tokens = values["total_tokens"]
-    by_member: dict[int, list[Relation]] = defaultdict(list)
-    for relation in relations:
-        for member in relation.members:
-            by_member[member].append(relation)
-    audits = {m: Audit(values[m], relations, rules) for m in RULE_MEASURES}
-
-    # Suppressing more only widens every interval, so a cell proven protected stays protected.
-    proven: dict[str, set[int]] = {m: set() for m in RULE_MEASURES}
-    while True:
-        _complete_relations(status, relations, tokens, rules)
-        weak = []
-        for m, audit in audits.items():
-            audit.hide(np.flatnonzero(status != FREE), status)
-            unproven = [int(i) for i in np.flatnonzero(status != FREE) if i not in proven[m]]
-            for iv in audit.intervals(unproven, m):
-                (proven[m].add(iv.cell) if iv.protected else weak.append(iv))
-        if not weak:
-            return cells.with_columns(conf_status=pl.Series(status))
-        for iv in {iv.cell: iv for iv in weak}.values():
-            # A free neighbour in one of its sums; else a free cell the LP found holding its interval back;
-            # else any free cell in a sum with a hidden one. With no free cell left, nothing is published.
-            candidates = (
-                [i for r in by_member[iv.cell] for i in r.members if status[i] == FREE]
-                or [i for i in iv.binding if status[i] == FREE]
-                or [
-                    i
-                    for r in relations
-                    if any(status[m] != FREE for m in r.members)
-                    for i in r.members
-                    if status[i] == FREE
-                ]
-                or list(np.flatnonzero(status == FREE))
-            )
-            if candidates:
-                status[_complement(candidates, values[iv.measure], iv.required)] = SECONDARY
+def protect_cells(cell_groups: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None) -> pl.DataFrame:
+    """The cells of a first release with ``conf_status`` (a month with nothing published before)."""
+    return protect_record(cell_groups, [], rules, zones)[0]
 
 
-def _complete_relations(status: np.ndarray, relations: list[Relation], tokens: np.ndarray, rules: Rules) -> None:
-    """No sum may have exactly one suppressed member: hide a part (or the total) that can cover it."""
-    changed = True
-    while changed:
-        changed = False
-        for relation in relations:
-            suppressed = [i for i in relation.members if status[i] != FREE]
-            if len(suppressed) != 1:
-                continue
-            free_parts = [i for i in relation.children if status[i] == FREE]
-            required = rules.protection_percent / 100.0 * tokens[suppressed[0]]
-            status[_complement(free_parts, tokens, required) if free_parts else relation.parent] = SECONDARY
-            changed = True
+def protect_record(
+    cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None = None
+) -> tuple[pl.DataFrame, Certificate]:
+    """The new version's cells with ``conf_status``, protected together with every earlier version, and the
+    certificate of what the audit proved."""
+    record = _Record(cell_groups, earlier, rules, zones)
+    return record.protect(), record.certificate
+
+
+class _Record:
+    """The month's versions side by side: version ``len(earlier)`` (the last block) is the one being protected."""
+
+    def __init__(
+        self, cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None
+    ) -> None:
+        self.rules, self.earlier = rules, earlier
+        self.measures = measures_of(cell_groups)
+        versions = [*(p.cell_groups for p in earlier), cell_groups]
+        # Summed exactly (integers, decimals) before the LP's floats: "unchanged" must mean equal to the token.
+        sums = [
+            g.group_by(DIMENSIONS).agg(pl.col(self.measures).sum()).with_columns(pl.col(self.measures).cast(pl.Float64))
+            for g in versions
+        ]
+        self.keys = sorted(set().union(*(s.select(DIMENSIONS).iter_rows() for s in sums)))
+        self.n, self.blocks = len(self.keys), len(versions)
+        index = {k: i for i, k in enumerate(self.keys)}
+        # values[m][v, c]: the true value of measure m in version v, cell c (zero where the version has no cell)
+        self.values = {m: np.zeros((self.blocks, self.n)) for m in self.measures}
+        self.present = np.zeros((self.blocks, self.n), dtype=bool)
+        for v, s in enumerate(sums):
+            rows = [index[k] for k in s.select(DIMENSIONS).iter_rows()]
+            self.present[v, rows] = True
+            for m in self.measures:
+                self.values[m][v, rows] = s[m].to_numpy()
+        self.flags = np.full((self.blocks, self.n), ABSENT, dtype="<U1")
+        for v, published in enumerate(earlier):
+            for key, flag in published.flags.items():
+                self.flags[v, index[key]] = flag
+        self.relations = sum_relations(self.keys, zones)
+        self.status = self._first_status(cell_groups, index)
+        self.certificate = Certificate(
+            [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
+            self.measures,
+            len(self.relations),
+            0,
+        )
+
+    # --- which cells start hidden --------------------------------------------------------------------------
+
+    def _first_status(self, cell_groups: pl.DataFrame, index: dict[tuple, int]) -> np.ndarray:
+        figures = rule_figures(cell_groups)
+        status = np.full(self.n, ABSENT, dtype="<U1")
+        status[[index[k] for k in figures.select(DIMENSIONS).iter_rows()]] = primary_status(figures, self.rules)
+        present = self.present[-1]
+        carried = present & (status == FREE) & np.isin(self.flags[:-1], [FEW, DOMINANT, SECONDARY]).any(axis=0)
+        status[carried] = SECONDARY  # once withheld, withheld in every later version
+        # The change since each earlier version is a cell of its own: contributors are the groups whose figures
+        # changed. (Pairs of earlier versions were audited when the later of them went out.)
+        self.changes: list[tuple[int, np.ndarray]] = []  # (earlier version, cells whose change is confidential)
+        for old, published in enumerate(self.earlier):
+            figures = rule_figures(change_groups(cell_groups, published.cell_groups))
+            confidential = np.zeros(self.n, dtype=bool)
+            rows = [index[k] for k in figures.select(DIMENSIONS).iter_rows()]
+            confidential[rows] = primary_status(figures, self.rules) != FREE
+            self.changes.append((old, confidential))
+            status[confidential & present & (self.flags[old] == FREE) & (status == FREE)] = SECONDARY
+        return status
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+
+    def protect(self) -> pl.DataFrame:
+        last = self.blocks - 1
+        links = {m: self._links(m) for m in self.measures}
+        self.certificate.unchanged_cell_links = int(sum(len(v) for v in links.values()))
+        relations = [
+            (v * self.n + parent, tuple(v * self.n + c for c in children))
+            for v in range(self.blocks)
+            for parent, children in self.relations
+        ]
+        audits = {m: RecordAudit(self.values[m].ravel(), relations, links[m]) for m in self.measures}
+        for audit in audits.values():
+            audit.hide(np.flatnonzero(np.isin(self.flags, [FEW, DOMINANT, SECONDARY]).ravel()))
+        by_member: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+        for relation in self.relations:
+            for member in (relation[0], *relation[1]):
+                by_member[member].append(relation)
+        proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
+        margins: list[float] = []
+        while True:
+            self._complete_relations()
+            hidden = np.isin(self.status, [FEW, DOMINANT, SECONDARY])
+            weak: list[tuple[str, Interval]] = []
+            for m, audit in audits.items():
+                audit.hide(last * self.n + np.flatnonzero(hidden))
+                targets = [t for t in self._targets(m) if (t.columns, t.coefs) not in proven[m]]
+                for interval in audit.intervals(targets):
+                    if interval.protected:
+                        proven[m].add((interval.target.columns, interval.target.coefs))
+                        margins.append(interval.margin)
+                    else:
+                        weak.append((m, interval))
+            if not weak:
+                break
+            remedied = False
+            for m, interval in {iv.target.cell: (m, iv) for m, iv in weak}.values():
+                candidates = self._candidates(interval, by_member)
+                if candidates:
+                    need = max(interval.target.need_low, interval.target.need_high)
+                    self.status[_complement(candidates, self.values[m][last], need)] = SECONDARY
+                    remedied = True
+            if not remedied:  # every cell of this version is withheld: what is still weak was out before it
+                self.certificate.unprotectable = len(weak)
+                break
+        self.certificate.targets = self._target_counts()
+        self.certificate.smallest_margin = round(min(margins), 4) if margins else None
+        present = self.present[-1]
+        keys = [k for k, p in zip(self.keys, present, strict=True) if p]
+        frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
+        return frame.with_columns(conf_status=pl.Series(self.status[present]))
+
+    def _links(self, measure: str) -> np.ndarray:
+        """Pairs of columns (version, cell) known to be equal: a cell whose value two versions share."""
+        values, pairs = self.values[measure], []
+        for new in range(1, self.blocks):
+            for old in range(new):
+                same = np.flatnonzero((values[new] == values[old]) & (self.present[new] | self.present[old]))
+                pairs.append(np.column_stack([new * self.n + same, old * self.n + same]))
+        return np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+    def _targets(self, measure: str) -> list[Target]:
+        """Every value of the record that must stay uncertain, for one measure."""
+        values, last, flags = self.values[measure], self.blocks - 1, self.flags.copy()
+        flags[last] = self.status
+        targets, public = [], 0
+        # A cell some version published free is out at that level: what stays to protect is how it changed (the
+        # change targets below), not its level; nothing withheld now could hide a value that is out.
+        already = (flags == FREE).any(axis=0)
+        for v in range(self.blocks):
+            hidden = np.isin(flags[v], [FEW, DOMINANT, SECONDARY]) & (values[v] != 0)
+            public += int((hidden & already).sum())
+            for c in np.flatnonzero(hidden & ~already):
+                need = self.rules.required(flags[v, c]) * abs(values[v, c])
+                targets.append(Target((v * self.n + int(c),), (1.0,), need, need, int(c), "cell"))
+        new = last
+        for old, confidential in self.changes:
+            for c in np.flatnonzero(confidential):
+                delta = values[new, c] - values[old, c]
+                if delta == 0 or (flags[old, c] in (FREE, ABSENT) and flags[new, c] in (FREE, ABSENT)):
+                    continue  # unchanged, or both sides published (a change the rules allowed when it was out)
+                need = self.rules.protection_percent / 100.0 * abs(delta)
+                # The attacker knows no value is negative: a change cannot be shown to move past that.
+                need_low = min(need, values[new, c]) if flags[old, c] in (FREE, ABSENT) else need
+                need_high = min(need, values[old, c]) if flags[new, c] in (FREE, ABSENT) else need
+                columns = (new * self.n + int(c), old * self.n + int(c))
+                targets.append(Target(columns, (1.0, -1.0), need_low, need_high, int(c), "change"))
+        self._public_values = public
+        return targets
+
+    def _target_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        public = 0
+        for m in self.measures:
+            for t in self._targets(m):
+                counts[t.kind] += 1
+            public += self._public_values
+        self.certificate.already_public = public
+        return dict(counts)
+
+    def _candidates(self, interval: Interval, by_member: dict[int, list]) -> list[int]:
+        """Cells of the new version that can widen a weak target: a free neighbour in one of its sums; else a
+        free cell the LP found holding it back; else any free cell in a sum with a hidden one; else any."""
+        free = self.status == FREE
+        cell, last = interval.target.cell, self.blocks - 1
+        binding = [col - last * self.n for col in interval.binding if col >= last * self.n]
+        hidden = ~free & (self.status != ABSENT)
+        return (
+            [i for r in by_member[cell] for i in (r[0], *r[1]) if free[i]]
+            or [i for i in binding if free[i]]
+            or [i for p, ch in self.relations if hidden[[p, *ch]].any() for i in (p, *ch) if free[i]]
+            or list(np.flatnonzero(free))
+        )
+
+    def _complete_relations(self) -> None:
+        """No sum may have exactly one suppressed member: hide a part (or the total) that can cover it."""
+        tokens = self.values["total_tokens" if "total_tokens" in self.values else self.measures[0]][-1]
+        status, changed = self.status, True
+        while changed:
+            changed = False
+            for parent, children in self.relations:
+                members = (parent, *children)
+                suppressed = [i for i in members if status[i] not in (FREE, ABSENT)]
+                if len(suppressed) != 1:
+                    continue
+                free_parts = [i for i in children if status[i] == FREE]
+                required = self.rules.protection_percent / 100.0 * tokens[suppressed[0]]
+                if free_parts:
+                    status[_complement(free_parts, tokens, required)] = SECONDARY
+                elif status[parent] == FREE:
+                    status[parent] = SECONDARY
+                else:
+                    continue
+                changed = True
 
 
 def _complement(candidates: list[int], values: np.ndarray, required: float) -> int:
@@ -193,167 +371,3 @@ def _complement(candidates: list[int], values: np.ndarray, required: float) -> i
     if enough:
         return min(enough, key=lambda i: (values[i], i))
     return max(candidates, key=lambda i: (values[i], -i))
-
-
-def audit_suppression(
-    values: np.ndarray,
-    status: np.ndarray,
-    relations: list[Relation],
-    measure: str,
-    rules: Rules,
-    cells: list[int] | None = None,
-) -> list[Interval]:
-    """The feasible interval of suppressed cells (all, or those listed), given every free cell and sum."""
-    audit = Audit(values, relations, rules)
-    hidden = np.flatnonzero(status != FREE)
-    audit.hide(hidden, status)
-    return audit.intervals([int(c) for c in (hidden if cells is None else cells)], measure)
-
-
-class Audit:
-    """The attacker's linear programme for one measure: a column per cell, a row per sum relation
-    (total minus parts = 0), every value non-negative. A free cell's column is fixed at its published value;
-    hiding a cell frees its column, so the model persists (and each solve restarts from the last basis)
-    while secondary suppression adds cells."""
-
-    def __init__(self, values: np.ndarray, relations: list[Relation], rules: Rules) -> None:
-        self.rules = rules
-        self.scale = max(float(np.abs(values).max()), 1.0)
-        self.truth = values / self.scale
-        self.required = np.zeros(len(values))
-        self.hidden = np.zeros(len(values), dtype=bool)
-        rows, cols, coefs = [], [], []
-        for r, relation in enumerate(relations):
-            for cell, coef in [(relation.parent, 1.0)] + [(c, -1.0) for c in relation.children]:
-                rows.append(r)
-                cols.append(cell)
-                coefs.append(coef)
-        matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(len(relations), len(values)))
-        self.matrix = matrix
-        self.highs = _model(matrix, self.truth)
-
-    def hide(self, cells: np.ndarray, status: np.ndarray) -> None:
-        new = [int(c) for c in cells if not self.hidden[c]]
-        if new:
-            self.hidden[new] = True
-            self.required[new] = [self.rules.required(status[c]) * abs(self.truth[c]) for c in new]
-            index = np.array(new, dtype=np.int32)
-            # A cap far above any cell keeps every programme bounded (when even the totals are hidden); reaching
-            # it is proof enough that a value is unknown.
-            upper = np.full(len(new), HIDDEN_VALUE_CAP)
-            self.highs.changeColsBounds(len(new), index, np.zeros(len(new)), upper)
-
-    def intervals(self, cells: list[int], measure: str) -> list[Interval]:
-        """Whether each listed hidden cell is protected: an inner bound of its interval that is proven wide
-        enough, or its exact interval when it is not."""
-        truth, required = self.truth, self.required
-        low_seen, high_seen = truth.copy(), truth.copy()
-        targets = np.array(cells, dtype=np.int64)
-        binding: dict[int, tuple[int, ...]] = {}
-        # The values moved by their whole protection, all at once, with free cells as published: where that
-        # still satisfies every sum (e.g. nothing around them is published), every side is proven without a solve.
-        for sign, seen in ((-1.0, low_seen), (1.0, high_seen)):
-            moved = truth + sign * np.where(self.hidden, required, 0.0)
-            if (moved >= 0).all() and np.abs(self.matrix @ moved).max(initial=0.0) <= 1e-9:
-                seen[:] = moved
-        # Every solution is a set of values consistent with the release: it widens what is proven about every
-        # cell at once. First a few solves push all unproven cells together (their sum, weighted to each
-        # cell's size); the cells left get a solve of their own. A side that fails is always solved exactly.
-        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
-            minimise = sense == highspy.ObjSense.kMinimize
-            seen, goal = (low_seen, truth - required) if minimise else (high_seen, truth + required)
-            for _ in range(BATCH_ROUNDS):
-                pending = targets[(seen[targets] > goal[targets]) if minimise else (seen[targets] < goal[targets])]
-                if len(pending) < BATCH_MIN_CELLS:
-                    break
-                cost = np.zeros(len(truth))
-                cost[pending] = 1.0 / np.maximum(truth[pending], 1e-9)
-                solution = self._solve(cost, sense)[1]
-                if solution is None:
-                    break
-                np.minimum(low_seen, solution, out=low_seen)
-                np.maximum(high_seen, solution, out=high_seen)
-                still = (seen[pending] > goal[pending]) if minimise else (seen[pending] < goal[pending])
-                if still.sum() > (1 - BATCH_MIN_GAIN) * len(pending):
-                    break
-            for j in targets:
-                if (seen[j] <= goal[j]) if minimise else (seen[j] >= goal[j]):
-                    continue
-                cost = np.zeros(len(truth))
-                cost[j] = 1.0
-                bound, solution = self._solve(cost, sense)
-                if solution is not None:
-                    np.minimum(low_seen, solution, out=low_seen)
-                    np.maximum(high_seen, solution, out=high_seen)
-                seen[j] = bound
-                if (bound > goal[j]) if minimise else (bound < goal[j]):
-                    binding[int(j)] = self._binding_free_cells()
-        return [
-            Interval(
-                int(j),
-                measure,
-                float(truth[j] * self.scale),
-                low_seen[j] * self.scale,
-                high_seen[j] * self.scale,
-                required[j] * self.scale,
-                binding.get(int(j), ()),
-            )
-            for j in targets
-        ]
-
-    def _binding_free_cells(self) -> tuple[int, ...]:
-        """Free cells whose published value holds the last optimum back (non-zero reduced cost), most first."""
-        reduced = np.abs(np.asarray(self.highs.getSolution().col_dual))
-        limiting = np.flatnonzero((reduced > 1e-9) & ~self.hidden)
-        return tuple(int(c) for c in limiting[np.argsort(-reduced[limiting], kind="stable")])
-
-    def _solve(self, cost: np.ndarray, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:
-        highs, n = self.highs, len(cost)
-        highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
-        highs.changeObjectiveSense(sense)
-        highs.run()
-        model_status = highs.getModelStatus()
-        if model_status == highspy.HighsModelStatus.kUnbounded:
-            return float("inf"), None
-        if model_status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(model_status)}")
-        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
-
-
-def _model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.Highs:
-    """Rows: relations (= 0). Columns: cells, each fixed at its value until hidden."""
-    with _stdout_silenced():  # HiGHS prints its banner from C, past Python's sys.stdout
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    # Each solve changes only the objective or a few bounds: primal simplex from the last basis; presolve
-    # drops the fixed (free) cells first.
-    highs.setOptionValue("simplex_strategy", 4)
-    highs.setOptionValue("presolve", "on")
-    lp = highspy.HighsLp()
-    n = matrix.shape[1]
-    lp.num_col_, lp.num_row_ = n, matrix.shape[0]
-    lp.col_cost_ = np.zeros(n)
-    lp.col_lower_ = fixed_values.copy()
-    lp.col_upper_ = fixed_values.copy()
-    lp.row_lower_ = np.zeros(matrix.shape[0])
-    lp.row_upper_ = np.zeros(matrix.shape[0])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    highs.passModel(lp)
-    return highs
-
-
-@contextlib.contextmanager
-def _stdout_silenced() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)

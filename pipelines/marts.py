@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipelines.disclosure import DIMENSIONS, TOTAL
 from pipelines.warehouse import run_sql
@@ -22,13 +23,6 @@ MEASURES = (
     "output_tokens",
     "requests",
     "settlement_amount",
-)
-CONTRIBUTOR_COLUMNS = (
-    "contributors",
-    "largest_tokens",
-    "second_tokens",
-    "largest_settlement",
-    "second_settlement",
 )
 
 
@@ -104,21 +98,43 @@ def _final_only(table: Table) -> bool:
     return "use_type" not in table.dimensions
 
 
-def build_marts(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
-    """Every cell of the month (measures and contributor figures); also kept in ``mart.cells``."""
-    con.execute("create schema if not exists mart")
-    contributions = run_sql(con, "marts/contributions", period=period).to_arrow_table()
+def current_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
+    """The accepted, current submission ids of a month, sorted: the inputs of its next release."""
+    return tuple(row[0] for row in run_sql(con, "marts/current_submissions", period=period).fetchall())
+
+
+def month_contributions(con: duckdb.DuckDBPyConnection, period: str, submissions: tuple[str, ...]) -> pa.Table:
+    """The month's usage in these submissions per finest cell and enterprise group (contributions.sql)."""
+    return run_sql(con, "marts/contributions", period=period, submissions=list(submissions)).to_arrow_table()
+
+
+def group_cells(con: duckdb.DuckDBPyConnection, contributions: pa.Table) -> pl.DataFrame:
+    """Every published cell per enterprise group (cell_groups.sql): what disclosure control counts."""
     con.register("contributions", contributions)
+    try:
+        groups = run_sql(con, "marts/cell_groups").pl()
+    finally:
+        con.unregister("contributions")
+    return groups.with_columns(
+        pl.col(*MEASURES).exclude("settlement_amount").cast(pl.Int64),
+        pl.col("settlement_amount").cast(pl.Decimal(38, 4)),
+    )
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
+    """Every cell of the month's current data (measures and contributor count); also kept in ``mart.cells``."""
+    con.execute("create schema if not exists mart")
+    contributions = month_contributions(con, period, current_submissions(con, period))
+    cell_groups = group_cells(con, contributions)
+    con.register("cell_groups", cell_groups)
     try:
         cells = run_sql(con, "marts/cells").pl()
     finally:
-        con.unregister("contributions")
+        con.unregister("cell_groups")
     cells = cells.with_columns(
-        pl.col(*MEASURES, *CONTRIBUTOR_COLUMNS)
-        .exclude("settlement_amount", "largest_settlement", "second_settlement")
-        .cast(pl.Int64),
-        pl.col("settlement_amount", "largest_settlement", "second_settlement").cast(pl.Decimal(38, 4)),
-    ).select(*DIMENSIONS, *MEASURES, *CONTRIBUTOR_COLUMNS)
+        pl.col(*MEASURES, "contributors").exclude("settlement_amount").cast(pl.Int64),
+        pl.col("settlement_amount").cast(pl.Decimal(38, 4)),
+    ).select(*DIMENSIONS, *MEASURES, "contributors")
     _store(con, "mart.contributions", period, contributions)
     _store(con, "mart.cells", period, cells.with_columns(conf_status=pl.lit(None, pl.String)))  # set by disclosure
     return cells

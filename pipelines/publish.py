@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -24,18 +25,27 @@ import duckdb
 import polars as pl
 
 import pipelines
-from pipelines.config import Settings, UsageError
+from pipelines.config import Settings, UsageError, disclosure_key
 from pipelines.contract import load_contract
-from pipelines.disclosure import DIMENSIONS, TOTAL, protect_cells
+from pipelines.disclosure import DIMENSIONS, TOTAL, Published, protect_record
 from pipelines.failpoints import crash_point
 from pipelines.ledger import coverage_counts, period_status
-from pipelines.marts import MEASURES, TABLES, build_marts, slice_tables
+from pipelines.marts import (
+    MEASURES,
+    TABLES,
+    build_marts,
+    current_submissions,
+    group_cells,
+    month_contributions,
+    slice_tables,
+)
 from pipelines.periods import previous_period
 from pipelines.reasons import write_json
 from pipelines.release_model import ReleaseInfo
-from pipelines.warehouse import run_sql
+from pipelines.warehouse import load_reference_tables, run_sql
 
 MANIFEST = "manifest.json"
+CERTIFICATE = ".disclosure_certificate.json"  # staged by the exports, folded into the manifest by finalize
 CELL_MEASURES = (*MEASURES, "price_per_million_tokens", "share_of_total_pct", "change_on_previous_month_pct")
 REVISED_MEASURES = ("total_tokens", "settlement_amount")
 
@@ -49,6 +59,7 @@ class Inputs:
     previous_month_release: str | None  # e.g. "2026-09/v2": the base of change on the previous month
     pipeline_version: str
     contract_version: str
+    groups: str  # keyed hash of the month's providers' enterprise groups: a merger is a reason to re-protect
 
     def to_json(self) -> dict:
         return {
@@ -56,25 +67,28 @@ class Inputs:
             "previous_month_release": self.previous_month_release,
             "pipeline_version": self.pipeline_version,
             "contract_version": self.contract_version,
+            "groups": self.groups,
         }
 
 
-def release_inputs(con: duckdb.DuckDBPyConnection, period: str, previous_month_release: str | None) -> Inputs:
-    ids = run_sql(con, "publish/current_submissions", period=period).fetchall()
+def release_inputs(
+    con: duckdb.DuckDBPyConnection, period: str, previous_month_release: str | None, settings: Settings
+) -> Inputs:
+    memberships = run_sql(con, "publish/month_groups", period=period).fetchall()
     return Inputs(
         period=period,
-        submissions=tuple(sorted(row[0] for row in ids)),
+        submissions=current_submissions(con, period),
         previous_month_release=previous_month_release,
         pipeline_version=pipelines.__version__,
         contract_version=load_contract().version,
+        groups=hmac.new(disclosure_key(settings), json.dumps(memberships).encode(), hashlib.sha256).hexdigest(),
     )
 
 
 def latest_release(settings: Settings, period: str) -> Path | None:
     """The newest complete release folder of a month (one with a manifest), if any."""
-    folder = settings.published_dir / period
-    versions = [p for p in folder.glob("v*") if p.name[1:].isdigit() and (p / MANIFEST).exists()]
-    return max(versions, key=lambda p: int(p.name[1:]), default=None)
+    versions = published_versions(settings, period)
+    return versions[-1] if versions else None
 
 
 def build_month_cells(con: duckdb.DuckDBPyConnection, period: str) -> int:
@@ -83,17 +97,46 @@ def build_month_cells(con: duckdb.DuckDBPyConnection, period: str) -> int:
 
 
 def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Settings) -> dict[str, int]:
-    """Stage "disclosure": flag the month's cells in ``mart.cells``; returns the count of each flag."""
-    cells = run_sql(con, "publish/month_cells", period=period).pl().drop("reference_period", "conf_status")
-    if cells.is_empty():
+    """Stage "disclosure": flag the month's cells in ``mart.cells``, protected together with every version of the
+    month already published; keeps the audit's certificate for the manifest. Returns the count of each flag."""
+    if run_sql(con, "publish/month_cells", period=period).pl().is_empty():
         raise UsageError(f"no cells for {period}: build the marts first")
-    protected = protect_cells(cells, settings.disclosure_rules)
+    stored = con.sql(
+        "select * exclude (reference_period) from mart.contributions where reference_period = $period",
+        params={"period": period},
+    ).to_arrow_table()
+    earlier = [
+        Published(
+            int(release.name[1:]),
+            group_cells(con, month_contributions(con, period, tuple(_manifest(release)["inputs"]["submissions"]))),
+            _published_flags(release),
+        )
+        for release in published_versions(settings, period)
+    ]
+    rules = settings.disclosure_rules
+    protected, certificate = protect_record(group_cells(con, stored), earlier, rules)
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:
         run_sql(con, "publish/store_flags", period=period)
     finally:
         con.unregister("flags")
+    record = {**certificate.to_json(), "rules_hash": rules.digest(disclosure_key(settings))}
+    run_sql(con, "publish/store_certificate", period=period, certificate=json.dumps(record, sort_keys=True))
     return dict(protected.group_by("conf_status").len().iter_rows())
+
+
+def published_versions(settings: Settings, period: str) -> list[Path]:
+    """Every complete release folder of a month (one with a manifest), oldest first."""
+    folder = settings.published_dir / period
+    versions = [p for p in folder.glob("v*") if p.name[1:].isdigit() and (p / MANIFEST).exists()]
+    return sorted(versions, key=lambda p: int(p.name[1:]))
+
+
+def _published_flags(release: Path) -> dict[tuple, str]:
+    """The flag of every cell a release published, by cell key."""
+    tables = [t for t in (_read_table(release, name) for name in TABLES) if t is not None]
+    cells = pl.concat([t.select(*DIMENSIONS, "conf_status") for t in tables]).unique(subset=list(DIMENSIONS))
+    return {row[:-1]: row[-1] for row in cells.iter_rows()}
 
 
 def release_tables(
@@ -106,7 +149,8 @@ def release_tables(
     """The published tables: derived measures, flags, suppressed values emptied, revisions from v2."""
     obs_status = "P" if info.provisional else "A"
     national = cells.filter(pl.col("use_type") == "final", *(pl.col(d) == TOTAL for d in DIMENSIONS[1:]))
-    national_final_use = national["total_tokens"][0] if national.height else None
+    # A share is published only beside a published base: shares of a withheld total would give the total away.
+    national_final_use = national["total_tokens"][0] if national.height and national["conf_status"][0] == "F" else None
     tables = {}
     for name, rows in slice_tables(cells).items():
         table = _with_derived_measures(rows, national_final_use, _read_table(previous_month, name))
@@ -242,6 +286,7 @@ def plan_releases(
     A month's change on the previous month is measured against the previous month's release: the one
     planned in the same run if there is one (so later stages must run month after month, oldest first),
     else its latest. A new release of a month therefore revises the next month's too."""
+    load_reference_tables(con, settings)  # groups as the registry stands now: re-read and validated
     plans: list[ReleasePlan] = []
     for period in sorted(set(periods)):
         earlier = next((p for p in plans if p.info.period == previous_period(period)), None)
@@ -250,7 +295,7 @@ def plan_releases(
         else:
             base = latest_release(settings, previous_period(period))
             base_id = f"{base.parent.name}/{base.name}" if base else None
-        inputs = release_inputs(con, period, base_id)
+        inputs = release_inputs(con, period, base_id, settings)
         if not inputs.submissions:
             raise UsageError(f"no accepted reports for {period}: nothing to publish")
         latest = latest_release(settings, period)
@@ -285,6 +330,8 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
         crash_point("release.table_written")
     write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
     write_sdmx(plan.staging / "sdmx", tables, info)
+    certificate = run_sql(con, "publish/month_certificate", period=info.period).fetchall()
+    (plan.staging / CERTIFICATE).write_text(certificate[0][0] if certificate else "null", encoding="utf-8")
     crash_point("release.after_exports")
     return plan.staging
 
@@ -303,6 +350,9 @@ def finalize_release(plan: ReleasePlan, created_at: dt.datetime) -> Path:
     if (target / MANIFEST).exists():  # a retry after the rename: the release is already out
         return target
     info, folder = plan.info, plan.staging
+    staged = folder / CERTIFICATE
+    # A retry after the certificate was folded in finds it in the staged manifest.
+    certificate = json.loads(staged.read_text(encoding="utf-8")) if staged.exists() else _manifest(folder)["disclosure"]
     files = [
         {
             "path": p.relative_to(folder).as_posix(),
@@ -310,7 +360,7 @@ def finalize_release(plan: ReleasePlan, created_at: dt.datetime) -> Path:
             "bytes": p.stat().st_size,
             "rows": _rows(p),
         }
-        for p in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+        for p in sorted(p for p in folder.rglob("*") if p.is_file() and p.name not in (MANIFEST, CERTIFICATE))
     ]
     write_json(
         folder / MANIFEST,
@@ -322,9 +372,11 @@ def finalize_release(plan: ReleasePlan, created_at: dt.datetime) -> Path:
             "created_at": created_at.isoformat(timespec="seconds"),
             "coverage": plan.coverage,
             "inputs": plan.inputs.to_json(),
+            "disclosure": certificate,
             "files": files,
         },
     )
+    staged.unlink(missing_ok=True)
     crash_point("release.before_rename")
     os.rename(folder, target)
     crash_point("release.after_rename")

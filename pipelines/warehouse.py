@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import duckdb
 
-from pipelines.config import SCHEMAS_DIR, Settings
+from pipelines.config import SCHEMAS_DIR, Settings, disclosure_key
 from pipelines.contract import read_code_list
 from pipelines.registry import COLUMNS as REGISTRY_COLUMNS
 from pipelines.registry import read_registry
@@ -102,6 +102,7 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
     """The warehouse, opened for writing under the writer lock, with its schema in place."""
     with writer_lock(settings, wait_seconds):
         settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
+        disclosure_key(settings)  # made with the warehouse: every later release's keyed hashes use it
         config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
         con = configure(duckdb.connect(str(settings.warehouse_file), config=config), settings)
         try:

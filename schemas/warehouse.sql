@@ -82,3 +82,7 @@ select u.*
 from core.usage as u
 join core.submissions as s using (submission_id)
 where s.status = 'accepted';
+
+-- What the disclosure audit of each month's latest protection proved (the manifest's certificate).
+create schema if not exists mart;
+create table if not exists mart.certificates (reference_period varchar primary key, certificate json not null);

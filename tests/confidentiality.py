@@ -9,8 +9,9 @@ SDMX-CSV and its structure, the HTML bulletin, the manifest) and checks, indepen
    submissions the manifest lists, grouped by the registry's enterprise groups, with the contract's code
    lists): at least ``min_contributors`` groups and no dominance by the p% rule, on tokens and on money; and
    every free value equals that recomputation;
-4. the linear-programming audit (``pipelines.disclosure.audit_suppression``) run on the published flags and
-   the recomputed true values proves every suppressed cell protected.
+4. an independent attacker (``tests/record_attacker.py``: scipy's LP over the finest cells, from the published
+   free values) cannot narrow the largest confidential cells, nor cells withheld to protect them, below their
+   protection level, on tokens and on money.
 
 Call it after any publish: ``assert_release_is_safe(data_dir, data_dir / "published" / "2026-10" / "v1")``.
 """
@@ -25,14 +26,14 @@ import zipfile
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import polars as pl
 import pyarrow.parquet as pq
 
 from pipelines.config import Settings
 from pipelines.contract import read_code_list
-from pipelines.disclosure import Rules, audit_suppression, sum_relations
+from pipelines.disclosure import Rules
 from pipelines.registry import read_registry
+from tests.record_attacker import Attacker, Version
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 CELL_TABLES = ("national", "by_region", "by_modality", "by_sector", "cube", "compute_flows", "use_type")
@@ -49,11 +50,11 @@ def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | N
     texts = release_texts(release)
     problems = names_in(texts, data_dir / "registry" / "providers.csv")
     cells = published_cells(release)
-    truth = true_cells(data_dir, release, cells)
+    truth, atoms = true_cells(data_dir, release, cells)
     problems += blank_where_suppressed(release, texts)
     problems += suppressed_values_in(texts, truth)
     problems += primary_rule_failures(truth, rules)
-    problems += audit_failures(truth, rules)
+    problems += audit_failures(truth, atoms, rules)
     assert not problems, "\n".join(problems[:40])
     return {"files": len(texts), "cells": truth.height, "suppressed": truth.filter(pl.col("conf_status") != "F").height}
 
@@ -159,21 +160,31 @@ def primary_rule_failures(truth: pl.DataFrame, rules: Rules) -> list[str]:
     return problems
 
 
-def audit_failures(truth: pl.DataFrame, rules: Rules) -> list[str]:
-    cells = truth.with_columns(total_tokens="true_tokens", settlement_amount="true_settlement")
-    status = np.array(cells["conf_status"].to_list())
-    if (status == "F").all():
-        return []
-    relations = sum_relations(cells)
+def audit_failures(truth: pl.DataFrame, atoms: pl.DataFrame, rules: Rules, sample: int = 12) -> list[str]:
+    """The attacker against the largest confidential cells and cells withheld beside them (a sample: each
+    cell costs two LPs over every atom)."""
+    hidden = truth.filter(pl.col("conf_status") != "F", pl.col("true_tokens") > 0)
+    chosen = pl.concat(
+        [
+            hidden.filter(pl.col("conf_status") != "D").sort("true_tokens", descending=True).head(sample),
+            hidden.filter(pl.col("conf_status") == "D").sort("true_tokens", descending=True).head(sample // 2),
+        ]
+    )
+    keys = list(truth.select(DIMENSIONS).iter_rows())
     problems = []
-    for measure in ("total_tokens", "settlement_amount"):
-        values = cells[measure].cast(pl.Float64).to_numpy()
-        for interval in audit_suppression(values, status, relations, measure, rules):
-            if not interval.protected:
-                row = cells.row(interval.cell, named=True)
+    for measure, column in (("tokens", "true_tokens"), ("settlement", "true_settlement")):
+        per_atom = atoms.group_by(DIMENSIONS).agg(pl.col(measure).sum())
+        published = [v if f == "F" else None for v, f in zip(truth[column], truth["conf_status"], strict=True)]
+        version = Version({r[:-1]: r[-1] for r in per_atom.iter_rows()}, dict(zip(keys, published, strict=True)))
+        attacker = Attacker([version])
+        for row in chosen.iter_rows(named=True):
+            key, value = tuple(row[d] for d in DIMENSIONS), float(row[column])
+            low, high = attacker.bounds(attacker.row(0, key))
+            need = rules.required(row["conf_status"]) * value
+            if high < value + need - 1e-6 * value or low > value - need + 1e-6 * value:
                 problems.append(
-                    f"{tuple(row[d] for d in DIMENSIONS)} ({row['conf_status']}): {measure} {interval.value:,.0f} "
-                    f"can be narrowed to [{interval.low:,.0f}, {interval.high:,.0f}], needs ±{interval.required:,.0f}"
+                    f"{key} ({row['conf_status']}): {measure} {value:,.0f} can be narrowed to "
+                    f"[{low:,.0f}, {high:,.0f}], needs ±{need:,.0f}"
                 )
     return problems
 
@@ -181,14 +192,15 @@ def audit_failures(truth: pl.DataFrame, rules: Rules) -> list[str]:
 # --- the truth, recomputed from the warehouse ------------------------------------------------------------------
 
 
-def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> pl.DataFrame:
+def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each published cell with its true totals and contributors, from the rows of the submissions the release
-    used (its manifest), the registry's groups and the code lists; shares no SQL with the marts."""
+    used (its manifest), the registry's groups and the code lists; shares no SQL with the marts. Also the finest
+    cells (atoms) by group."""
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
     with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
         usage = con.sql(
             "select provider_id, customer_type, region_code, compute_region_code, modality, sector_code, "
-            "input_tokens + output_tokens as tokens, settlement_amount::double as settlement "
+            "input_tokens + output_tokens as tokens, settlement_amount::double as settlement, requests "
             "from core.usage where list_contains($ids, submission_id)",
             params={"ids": manifest["inputs"]["submissions"]},
         ).pl()
@@ -208,6 +220,7 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> pl.DataFra
         pl.col("provider_id").replace_strict(groups).alias("group"),
         "tokens",
         "settlement",
+        "requests",
     )
     # every atom counts in each cell that covers it: itself or a total on each dimension, its zone for regions
     expanded = []
@@ -223,13 +236,14 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> pl.DataFra
                                 "group",
                                 "tokens",
                                 "settlement",
+                                "requests",
                             )
                         )
     per_group = (
         pl.concat(expanded)
         .group_by(*DIMENSIONS, "group")
-        .agg(pl.col("tokens").sum(), pl.col("settlement").sum())
-        .filter((pl.col("tokens") > 0) | (pl.col("settlement") > 0))
+        .agg(pl.col("tokens").sum(), pl.col("settlement").sum(), pl.col("requests").sum())
+        .filter((pl.col("tokens") > 0) | (pl.col("settlement") > 0) | (pl.col("requests") > 0))
     )
     per_cell = per_group.group_by(DIMENSIONS).agg(
         pl.col("tokens").sum().alias("true_tokens"),
@@ -243,4 +257,4 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> pl.DataFra
         pl.col("true_settlement").fill_null(0.0),
         pl.col("contributors").fill_null(0),
     )
-    return truth
+    return truth, atoms.drop("zone")

@@ -1,9 +1,11 @@
--- Contributions: current accepted usage of one reference month, summed to the finest cell every
--- published table is built from, per enterprise group (the contributor of disclosure control).
--- Grain: one row per use type, customer province, compute province, modality, sector and enterprise group.
--- This is the only scan of core.usage in a publish; every table is a grouping of these rows.
+-- Contributions: the usage of one reference month in the given submissions (a release's inputs), summed to
+-- the finest cell every published table is built from, per enterprise group (the contributor of disclosure
+-- control) as the registry stands now. Grain: one row per use type, customer province, compute province,
+-- modality, sector and enterprise group. The only scan of core.usage for a release; every table is a grouping
+-- of these rows. Earlier versions of a month are recomputed the same way from their manifests' submissions.
 with usage as (
-    select * from core.current_usage where report_period = $period
+    select * from core.usage
+    where report_period = $period and submission_id in (select unnest($submissions::varchar[]))
 ),
 
 attributed as (

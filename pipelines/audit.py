@@ -1,0 +1,225 @@
+"""The attacker's linear programme over the published record of a month, one measure at a time.
+
+A column per (version, cell): the cells of every version of the month already published and of the one about to
+go out, side by side. Rows: each version's sum relations (total − parts = 0) and, between two versions, x_v = x_w
+for every cell whose true value did not change (the strongest attacker knows which cells a correction left
+alone). A free cell's column is fixed at its published value; hiding it frees the column over [0, cap].
+
+What must stay uncertain are **targets**: linear functions of the columns (a hidden cell's value, or the change
+of a cell between two versions), each with the protection it needs below and above its true value. The model
+persists while secondary suppression hides more cells, and each solve restarts from the last basis.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+# Values are scaled to the largest cell; a hidden value may range up to this many times that. A cap far above
+# any cell keeps every programme bounded (when even the totals are hidden); reaching it is proof enough.
+HIDDEN_VALUE_CAP = 10.0
+# Batch proving: at most this many joint solves per side, while each proves enough targets.
+BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
+SOLVER = f"HiGHS {highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}.{highspy.HIGHS_VERSION_PATCH}"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A value that must stay uncertain: ``sum(coef * column)``, with the room it needs either way (unscaled)."""
+
+    columns: tuple[int, ...]
+    coefs: tuple[float, ...]
+    need_low: float
+    need_high: float
+    cell: int  # the cell (of the release being protected) whose neighbours can widen it
+    kind: str  # "cell" or "change"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What an attacker can derive about a target: proven inner bounds, or its exact range when too narrow."""
+
+    target: Target
+    value: float
+    low: float
+    high: float
+    binding: tuple[int, ...] = ()  # columns of free cells holding a weak target back, most first
+
+    @property
+    def protected(self) -> bool:
+        slack = 1e-9 * max(abs(self.value), 1.0)
+        t = self.target
+        return self.high >= self.value + t.need_high - slack and self.low <= self.value - t.need_low + slack
+
+    @property
+    def margin(self) -> float:
+        """The room proven, as a multiple of the room needed (the smaller side; >= 1 when protected)."""
+        t = self.target
+        sides = [(self.value - self.low) / t.need_low] if t.need_low > 0 else []
+        sides += [(self.high - self.value) / t.need_high] if t.need_high > 0 else []
+        return min(sides, default=float("inf"))
+
+
+class RecordAudit:
+    """The programme for one measure: ``truth`` holds every column's true value (versions side by side)."""
+
+    def __init__(self, truth: np.ndarray, relations: Sequence[tuple[int, Sequence[int]]], links: np.ndarray) -> None:
+        """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal."""
+        self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
+        self.truth = truth / self.scale
+        self.hidden = np.zeros(len(truth), dtype=bool)
+        rows, cols, coefs = [], [], []
+        for r, (parent, children) in enumerate(relations):
+            rows += [r] * (1 + len(children))
+            cols += [parent, *children]
+            coefs += [1.0] + [-1.0] * len(children)
+        first = len(relations)
+        for r, (a, b) in enumerate(links, start=first):
+            rows += [r, r]
+            cols += [int(a), int(b)]
+            coefs += [1.0, -1.0]
+        self.matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(first + len(links), len(truth)))
+        self.highs = _model(self.matrix, self.truth)
+
+    def hide(self, columns: np.ndarray) -> None:
+        new = np.array([c for c in np.asarray(columns, dtype=np.int64) if not self.hidden[c]], dtype=np.int32)
+        if len(new):
+            self.hidden[new] = True
+            upper = np.full(len(new), HIDDEN_VALUE_CAP)
+            self.highs.changeColsBounds(len(new), new, np.zeros(len(new)), upper)
+
+    def intervals(self, targets: Sequence[Target]) -> list[Interval]:
+        """Whether each target is protected: inner bounds proven wide enough, or its exact range when not."""
+        if not targets:
+            return []
+        n = len(self.truth)
+        objective = sparse.csr_matrix(
+            (
+                [c for t in targets for c in t.coefs],
+                ([i for i, t in enumerate(targets) for _ in t.columns], [c for t in targets for c in t.columns]),
+            ),
+            shape=(len(targets), n),
+        )
+        value = objective @ self.truth
+        need_low = np.array([t.need_low for t in targets]) / self.scale
+        need_high = np.array([t.need_high for t in targets]) / self.scale
+        low_seen, high_seen = value.copy(), value.copy()
+
+        def widen(solution: np.ndarray) -> None:
+            seen = objective @ solution
+            np.minimum(low_seen, seen, out=low_seen)
+            np.maximum(high_seen, seen, out=high_seen)
+
+        # Every hidden value moved by its need at once, free cells as published: where that still satisfies every
+        # sum (e.g. nothing around them is published), it is one more solution, found without a solve.
+        single = np.zeros(n)
+        for t in targets:
+            if len(t.columns) == 1 and self.hidden[t.columns[0]]:
+                single[t.columns[0]] = max(single[t.columns[0]], max(t.need_low, t.need_high) / self.scale)
+        for sign in (-1.0, 1.0):
+            moved = np.clip(self.truth + sign * single, 0.0, None)
+            if np.abs(self.matrix @ moved).max(initial=0.0) <= 1e-9:
+                widen(moved)
+        binding: dict[int, tuple[int, ...]] = {}
+        # A few solves push all unproven targets together (weighted to each one's size); the targets left get a
+        # solve of their own. A side that fails is always solved exactly.
+        for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+            minimise = sense == highspy.ObjSense.kMinimize
+
+            def pending(index: np.ndarray, minimise: bool = minimise) -> np.ndarray:
+                if minimise:
+                    return index[low_seen[index] > value[index] - need_low[index]]
+                return index[high_seen[index] < value[index] + need_high[index]]
+
+            everyone = np.arange(len(targets))
+            for _ in range(BATCH_ROUNDS):
+                waiting = pending(everyone)
+                if len(waiting) < BATCH_MIN_TARGETS:
+                    break
+                weights = 1.0 / np.maximum(np.maximum(need_low[waiting], need_high[waiting]), 1e-12)
+                solution = self._solve(np.asarray(objective[waiting].T @ weights).ravel(), sense)[1]
+                if solution is None:
+                    break
+                widen(solution)
+                if len(pending(waiting)) > (1 - BATCH_MIN_GAIN) * len(waiting):
+                    break
+            for j in pending(everyone):
+                if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
+                    continue
+                bound, solution = self._solve(objective[j].toarray().ravel(), sense)
+                if solution is not None:
+                    widen(solution)
+                if minimise:
+                    low_seen[j] = min(low_seen[j], bound)
+                else:
+                    high_seen[j] = max(high_seen[j], bound)
+                if len(pending(np.array([j]))):
+                    binding[int(j)] = self._binding_free_columns()
+        return [
+            Interval(t, value[i] * self.scale, low_seen[i] * self.scale, high_seen[i] * self.scale, binding.get(i, ()))
+            for i, t in enumerate(targets)
+        ]
+
+    def _binding_free_columns(self) -> tuple[int, ...]:
+        """Free columns whose published value holds the last optimum back (non-zero reduced cost), most first."""
+        reduced = np.abs(np.asarray(self.highs.getSolution().col_dual))
+        limiting = np.flatnonzero((reduced > 1e-9) & ~self.hidden)
+        return tuple(int(c) for c in limiting[np.argsort(-reduced[limiting], kind="stable")])
+
+    def _solve(self, cost: np.ndarray, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:
+        highs, n = self.highs, len(cost)
+        highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        highs.changeObjectiveSense(sense)
+        highs.run()
+        status = highs.getModelStatus()
+        if status == highspy.HighsModelStatus.kUnbounded:
+            return (float("-inf") if sense == highspy.ObjSense.kMinimize else float("inf")), None
+        if status != highspy.HighsModelStatus.kOptimal:
+            raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
+        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+
+
+def _model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.Highs:
+    """Rows: relations and links (= 0). Columns: cells of every version, each fixed at its value until hidden."""
+    with _stdout_silenced():  # HiGHS prints its banner from C, past Python's sys.stdout
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    # Each solve changes only the objective or a few bounds: primal simplex from the last basis; presolve drops
+    # the fixed (free) cells first.
+    highs.setOptionValue("simplex_strategy", 4)
+    highs.setOptionValue("presolve", "on")
+    lp = highspy.HighsLp()
+    n = matrix.shape[1]
+    lp.num_col_, lp.num_row_ = n, matrix.shape[0]
+    lp.col_cost_ = np.zeros(n)
+    lp.col_lower_ = fixed_values.copy()
+    lp.col_upper_ = fixed_values.copy()
+    lp.row_lower_ = np.zeros(matrix.shape[0])
+    lp.row_upper_ = np.zeros(matrix.shape[0])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = matrix.indptr
+    lp.a_matrix_.index_ = matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    highs.passModel(lp)
+    return highs
+
+
+@contextlib.contextmanager
+def _stdout_silenced() -> Iterator[None]:
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
