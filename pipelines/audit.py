@@ -143,8 +143,10 @@ class RecordAudit:
                 waiting = pending(everyone)
                 if len(waiting) < BATCH_MIN_TARGETS:
                     break
-                weights = 1.0 / np.maximum(np.maximum(need_low[waiting], need_high[waiting]), 1e-12)
-                solution = self._solve(np.asarray(objective[waiting].T @ weights).ravel(), sense)[1]
+                # Each target weighted to its size, within six orders of magnitude (a wider range is ill-posed).
+                weights = 1.0 / np.maximum(np.maximum(need_low[waiting], need_high[waiting]), 1e-9)
+                weights = np.maximum(weights / weights.max(), 1e-6)
+                solution = self._solve(np.asarray(objective[waiting].T @ weights).ravel(), sense, exact=False)[1]
                 if solution is None:
                     break
                 widen(solution)
@@ -173,17 +175,24 @@ class RecordAudit:
         limiting = np.flatnonzero((reduced > 1e-9) & ~self.hidden)
         return tuple(int(c) for c in limiting[np.argsort(-reduced[limiting], kind="stable")])
 
-    def _solve(self, cost: np.ndarray, sense: highspy.ObjSense) -> tuple[float, np.ndarray | None]:
+    def _solve(self, cost: np.ndarray, sense: highspy.ObjSense, exact: bool = True) -> tuple[float, np.ndarray | None]:
+        """The optimum and a solution; a batch solve (``exact=False``) that fails only proves nothing."""
         highs, n = self.highs, len(cost)
         highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         highs.changeObjectiveSense(sense)
-        highs.run()
-        status = highs.getModelStatus()
-        if status == highspy.HighsModelStatus.kUnbounded:
-            return (float("-inf") if sense == highspy.ObjSense.kMinimize else float("inf")), None
-        if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
-        return float(highs.getInfo().objective_function_value), np.asarray(highs.getSolution().col_value)
+        for attempt in range(2):
+            highs.run()
+            status = highs.getModelStatus()
+            if status == highspy.HighsModelStatus.kUnbounded:
+                return (float("-inf") if sense == highspy.ObjSense.kMinimize else float("inf")), None
+            if status == highspy.HighsModelStatus.kOptimal:
+                value = float(highs.getInfo().objective_function_value)
+                return value, np.asarray(highs.getSolution().col_value)
+            if not exact:
+                return float("nan"), None
+            if attempt == 0:
+                highs.clearSolver()  # a numerical dead end from the last basis: once more from scratch
+        raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
 
 
 def _model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.Highs:

@@ -261,6 +261,8 @@ class _Record:
                         margins.append(interval.margin)
                     else:
                         weak.append((m, interval))
+                if weak:  # measures move together: widening one usually widens the next, so mend before going on
+                    break
             if not weak:
                 break
             remedied = False
