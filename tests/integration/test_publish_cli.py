@@ -173,10 +173,23 @@ def test_query_runs_read_only_sql_on_the_snapshot(published, monkeypatch, capsys
 
 def test_a_correction_writes_v2_with_a_revisions_table(published, monkeypatch):
     monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(published))
-    provider = sorted(p.name for p in (published / "archive").iterdir())[0]
-    first = next((published / "archive" / provider / PERIOD).glob("*/*.parquet"))
-    corrected = pl.read_parquet(first).with_columns(pl.col("output_tokens") + 1_000)
-    corrected.write_parquet(published / "inbox" / provider / "corrected.parquet")
+    # Three providers of three enterprise groups each correct 100 rows by the same amount: a revision of the
+    # national total that is no single group's change (one group's alone would be withheld: see
+    # test_record_confidentiality.py).
+    registry = pl.read_csv(published / "registry" / "providers.csv", infer_schema=False)
+    reporting = {p.name for p in (published / "archive").iterdir()}
+    providers = (
+        registry.filter(pl.col("provider_id").is_in(sorted(reporting)))
+        .unique("enterprise_group", keep="first", maintain_order=True)["provider_id"]
+        .head(3)
+    )
+    for provider in providers:
+        first = next((published / "archive" / provider / PERIOD).glob("*/*.parquet"))
+        report = pl.read_parquet(first).with_row_index()
+        corrected = report.with_columns(
+            pl.when(pl.col("index") < 100).then(pl.col("output_tokens") + 1_000).otherwise(pl.col("output_tokens"))
+        ).drop("index")
+        corrected.write_parquet(published / "inbox" / provider / "corrected.parquet")
     assert main(["ingest"]) == 0
     assert main(["publish", "--period", PERIOD]) == 0
 
@@ -193,7 +206,9 @@ def test_a_correction_writes_v2_with_a_revisions_table(published, monkeypatch):
         pl.col("measure") == "total_tokens",
     )
     row = national.row(0, named=True)
-    assert row["difference"] == row["value"] - row["previous_value"] > 0
+    # at most 300,000 tokens: reseller rows among the 300 corrected are intermediate use, not in final use
+    assert 0 < row["difference"] == row["value"] - row["previous_value"] <= 300_000
+    assert row["conf_status"] == "F", "three groups' change, none dominant: the revision is published"
     assert set(_table(published, "national", version=2)["obs_status"]) == {"A"}
     assert (published / "published" / PERIOD / "v1" / "manifest.json").exists(), "v1 stays, unchanged"
     assert_release_is_safe(published, release)
