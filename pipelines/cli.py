@@ -1,14 +1,19 @@
 """The ``tokenstats`` command: every stage runs from here without Airflow.
 
-Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error.
+Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error,
+75 the warehouse is busy, 130 interrupted, 141 the output pipe was closed by its reader (e.g. ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+
+import duckdb
 
 from pipelines.config import Settings, UsageError, load_settings
 from pipelines.periods import PERIOD
@@ -17,7 +22,7 @@ from pipelines.warehouse import WarehouseBusy
 
 def _period(value: str) -> str:
     if not PERIOD.match(value):
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM (2000-01 to 2999-12), got {value!r}")
     return value
 
 
@@ -108,21 +113,33 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from pipelines.snapshot import query_snapshot
 
     try:
         relation = query_snapshot(settings, args.sql)
+        if args.format == "table":
+            relation.show(max_rows=args.max_rows, max_width=200)
+            return 0
+        frame = _plain_columns(relation).pl()
     except duckdb.Error as error:  # the analyst's SQL: say what DuckDB said, no traceback
         raise UsageError(str(error).splitlines()[0]) from None
-    if args.format == "csv":
-        relation.pl().write_csv(sys.stdout)
-    elif args.format == "json":
-        print(relation.pl().write_json())
-    else:
-        relation.show(max_rows=args.max_rows, max_width=200)
+    sys.stdout.write(frame.write_csv() if args.format == "csv" else frame.write_json() + "\n")
     return 0
+
+
+# DuckDB types that CSV and JSON carry as they are; any other (interval, bit, nested, union...) is written as
+# DuckDB's own text for it, which Polars' writers cannot fail on.
+PLAIN_TYPES = re.compile(
+    r"^(BOOLEAN|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|DECIMAL.*|VARCHAR|DATE|TIMESTAMP.*)$"
+)
+
+
+def _plain_columns(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    columns = []
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        columns.append(quoted if PLAIN_TYPES.match(str(kind)) else f"{quoted}::varchar as {quoted}")
+    return relation.select(", ".join(columns))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -198,9 +215,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
-        return handler(args, load_settings())
+        code = handler(args, load_settings())
+        sys.stdout.flush()  # a closed pipe shows here, not as a message at interpreter exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): what was done is done; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
+        return 141  # 128 + SIGPIPE, as shell tools exit
     except UsageError as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 2

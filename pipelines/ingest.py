@@ -32,7 +32,14 @@ import duckdb
 from pipelines.config import Settings
 from pipelines.failpoints import crash_point
 from pipelines.reasons import Received, Verdict, write_json
-from pipelines.warehouse import file_lock, first_row, load_reference_tables, open_warehouse, run_sql
+from pipelines.warehouse import (
+    file_lock,
+    first_row,
+    load_reference_tables,
+    open_warehouse,
+    restrict_data_folders,
+    run_sql,
+)
 
 log = logging.getLogger(__name__)
 
@@ -187,6 +194,7 @@ def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | N
 def claim_inbox(settings: Settings) -> tuple[list[Claim], list[Path]]:
     """Claim every complete inbox file; all claims awaiting load (a crashed run's too), and files still
     being written (left for the next run)."""
+    restrict_data_folders(settings)
     complete, waiting = discover_reports(settings)
     for path in complete:
         claim_report(path, settings)
