@@ -17,6 +17,7 @@ import duckdb
 
 from pipelines.config import Settings, UsageError, load_settings
 from pipelines.periods import PERIOD
+from pipelines.release_check import TamperedRelease
 from pipelines.warehouse import WarehouseBusy
 
 
@@ -229,6 +230,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WarehouseBusy as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again later
+    except TamperedRelease as error:  # a system fault the message explains in full
+        print(f"tokenstats: {error}", file=sys.stderr)
+        return 1
     except Exception as error:  # a system fault: nothing was lost, a rerun resumes; operators need the trace
         traceback.print_exc()
         print(f"tokenstats: system fault: {error}", file=sys.stderr)

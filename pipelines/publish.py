@@ -32,6 +32,7 @@ from pipelines.ledger import coverage_counts, period_status
 from pipelines.marts import MEASURES, TABLES, build_marts, slice_tables
 from pipelines.periods import previous_period
 from pipelines.reasons import write_json
+from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
 from pipelines.warehouse import run_sql
 
@@ -195,9 +196,7 @@ def _unique_cells(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def _read_table(release: Path | None, name: str) -> pl.DataFrame | None:
-    if release is None or not (release / "tables" / f"{name}.parquet").exists():
-        return None
-    return pl.read_parquet(release / "tables" / f"{name}.parquet")
+    return read_release_table(release, name)  # checked against the release's manifest
 
 
 # --- writing ---------------------------------------------------------------------------------------------
