@@ -61,11 +61,14 @@ def normalise(text: str, data_dir: Path) -> str:
 
 
 def warehouse_tables(data_dir: Path, tables: tuple[str, ...] = ("core.submissions", "core.usage")) -> dict:
-    """Every row of the given warehouse tables, sorted, values as normalised text."""
+    """Every row of the given warehouse tables, sorted, values as normalised text (receipt numbers as ranks)."""
     out = {}
     with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
         for table in tables:
-            rows = con.sql(f"select * from {table} order by all").fetchall()
+            relation = con.sql(f"select * from {table}")
+            if "receipt_seq" in relation.columns:  # the bureau's clock: compare the order, not the instants
+                relation = relation.select("* replace (dense_rank() over (order by receipt_seq) as receipt_seq)")
+            rows = relation.order("all").fetchall()
             out[table] = [tuple(normalise(str(v), data_dir) for v in row) for row in rows]
     return out
 
@@ -82,6 +85,7 @@ def file_tree(data_dir: Path, folders: tuple[str, ...]) -> dict[str, object]:
                 document = json.loads(normalise(path.read_text(encoding="utf-8"), data_dir))
                 if isinstance(document, dict):
                     document.pop("stats", None)  # seconds per validation layer
+                    document.pop("receipt_seq", None)  # the bureau's clock at claim (its order: warehouse_tables)
                 out[key] = document
             else:
                 out[key] = hashlib.sha256(path.read_bytes()).hexdigest()

@@ -17,14 +17,14 @@ standing as (
         provider_id,
         count(*) as arrivals,
         count(*) filter (where status = 'accepted') > 0 as has_accepted,
-        max_by(submission_id, received_at) filter (where status = 'accepted') as accepted_submission,
-        max_by(row_count, received_at) filter (where status = 'accepted') as accepted_rows,
-        max(received_at) filter (where status = 'accepted') as accepted_at,
-        max_by(status, received_at) as latest_status,
-        max_by(reason, received_at) as latest_reason,
-        max_by(reason_path, received_at) as latest_reason_path,
-        max_by(file_name, received_at) as latest_file,
-        max(received_at) as latest_at
+        max_by(submission_id, receipt_seq) filter (where status = 'accepted') as accepted_submission,
+        max_by(row_count, receipt_seq) filter (where status = 'accepted') as accepted_rows,
+        max_by(received_at, receipt_seq) filter (where status = 'accepted') as accepted_at,
+        max_by(status, receipt_seq) as latest_status,
+        max_by(reason, receipt_seq) as latest_reason,
+        max_by(reason_path, receipt_seq) as latest_reason_path,
+        max_by(file_name, receipt_seq) as latest_file,
+        max_by(received_at, receipt_seq) as latest_at
     from arrivals
     group by provider_id
 ),
