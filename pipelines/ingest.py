@@ -39,6 +39,7 @@ import duckdb
 
 from pipelines.config import Settings
 from pipelines.failpoints import crash_point
+from pipelines.lifeline import die_with_fork_server, tie_fork_server_to, untie_fork_server
 from pipelines.reasons import Received, Verdict, write_json
 from pipelines.warehouse import (
     file_lock,
@@ -204,9 +205,15 @@ def validate_claims(claims: list[Claim], settings: Settings) -> list[Verdict]:
         return [validate_claim(claim, settings) for claim in claims]
     # A fork server that has imported GX once forks light workers (plain fork is unsafe with DuckDB's threads).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["great_expectations", "pipelines.validate", "pipelines.expectations"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(validate_claim, claims, [settings] * len(claims)))
+    # The fork server and its workers die with this process, SIGKILL included (lifeline.py).
+    tie_fork_server_to(os.getpid())
+    preload = ["pipelines.lifeline", "great_expectations", "pipelines.validate", "pipelines.expectations"]
+    context.set_forkserver_preload(preload)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_fork_server) as pool:
+            return list(pool.map(validate_claim, claims, [settings] * len(claims)))
+    finally:
+        untie_fork_server()
 
 
 def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | None = None) -> IngestSummary:

@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,8 @@ SCRIPT = Path(sys.executable).with_name("tokenstats")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
 # The GX run time in Data Docs paths (docs/<provider>/<submission>/validations/.../<run time>/...): time-dependent.
 GX_RUN_TIME = re.compile(r"\d{8}T\d{6}\.\d+Z")
+# Marks every process of one run (inherited through fork, forkserver and exec) so survivors can be found.
+RUN_TAG = "TOKENSTATS_TEST_RUN_TAG"
 
 
 def cli_env(data_dir: Path, **settings: object) -> dict[str, str]:
@@ -46,9 +50,37 @@ def run_cli(
     )
 
 
-def start_cli(data_dir: Path, *args: str, **settings: object) -> subprocess.Popen:
+def run_tag() -> dict[str, str]:
+    """An environment entry that marks a run's processes (pass as ``env``; see ``processes_left``)."""
+    return {RUN_TAG: uuid.uuid4().hex}
+
+
+def processes_left(tag: dict[str, str], wait_seconds: float = 15.0) -> list[str]:
+    """Command lines of processes still alive with a run's tag, after giving them ``wait_seconds`` to end."""
+    marker = "=".join(next(iter(tag.items()))).encode() + b"\0"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        alive = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if marker in (proc / "environ").read_bytes():
+                    status = (proc / "status").read_text()
+                    if "\nState:\tZ" not in status:  # a zombie has ended; only its parent has not reaped it
+                        alive.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:  # ended meanwhile, or not ours to read
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def start_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, **settings: object) -> subprocess.Popen:
     return subprocess.Popen(
-        [*COMMAND, *args], env=cli_env(data_dir, **settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, *args],
+        env={**cli_env(data_dir, **settings), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
