@@ -110,7 +110,7 @@ def file_tree(data_dir: Path, folders: tuple[str, ...]) -> dict[str, object]:
     out: dict[str, object] = {}
     for folder in folders:
         for path in sorted((data_dir / folder).rglob("*")):
-            if not path.is_file() or path.name.endswith(".lock"):
+            if not path.is_file() or path.name.endswith(".lock") or path.name == ".receipt_seq":  # locks, the clock
                 continue
             key = str(path.relative_to(data_dir))
             if path.suffix == ".json":
