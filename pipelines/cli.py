@@ -1,6 +1,7 @@
 """The ``tokenstats`` command: every stage runs from here without Airflow.
 
-Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error,
+Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error (or an
+invalid input the operator controls, such as the provider registry),
 75 the warehouse is busy, 130 interrupted, 141 the output pipe was closed by its reader (e.g. ``| head``).
 """
 
@@ -37,6 +38,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         providers=args.providers,
         seed=args.seed,
         faults=args.fault,
+        force=args.force,
     )
     for r in reports:
         note = f"  fault: {r.fault}" if r.fault else ""
@@ -67,6 +69,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.ingest import printable
     from pipelines.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
 
     with read_warehouse(settings) as con:
@@ -82,17 +85,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for row in status.iter_rows(named=True):
         rows = f"{row['accepted_rows']:,}" if row["accepted_rows"] is not None else "-"
         when = f"{row['latest_at']:%Y-%m-%d %H:%M}" if row["latest_at"] else "-"
-        note = row["latest_file"] or "no report received"
+        note = printable(row["latest_file"] or "no report received")
         if row["latest_status"] and row["latest_status"] != "accepted":
-            note += f" [{row['latest_status']}] {row['latest_reason']}"
-        flag = "" if row["expected"] else " (not expected)"
-        print(f"{row['provider_id']:28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
+            note += f" [{row['latest_status']}] {printable(row['latest_reason'] or '')}"
+        flag = "" if row["expected"] else " (not expected)" if row["registered"] else " (not registered)"
+        print(f"{printable(row['provider_id']):28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
         if row["latest_status"] == "rejected" and row["latest_reason_path"]:
-            print(f"{'':62} details: {row['latest_reason_path']}")
+            print(f"{'':62} details: {printable(row['latest_reason_path'])}")
     if unreadable.height:
         print("\nFiles that could not be read (no reference month):")
         for row in unreadable.iter_rows(named=True):
-            print(f"  {row['provider_id']}/{row['file_name']}  {row['received_at']:%Y-%m-%d %H:%M}  {row['reason']}")
+            label = printable(f"{row['provider_id']}/{row['file_name']}")
+            print(f"  {label}  {row['received_at']:%Y-%m-%d %H:%M}  {printable(row['reason'] or '')}")
     return 0
 
 
@@ -165,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND[=PROVIDER]",
         help="inject a realistic defect into one provider's report (repeatable); see `tokenstats faults`",
     )
+    gen.add_argument("--force", action="store_true", help="replace an existing, different provider registry")
     gen.set_defaults(handler=cmd_generate)
 
     demo = commands.add_parser("demo", help="the main job end to end through Airflow, on embedded defaults")

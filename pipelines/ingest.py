@@ -422,7 +422,13 @@ def _sha256(path: Path, info: os.stat_result) -> str:
 
 def printable_label(provider: str, file_name: str) -> str:
     """``provider/file`` for logs and summaries, with control characters (newlines, escapes) made visible."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), f"{provider}/{file_name}")
+    return printable(f"{provider}/{file_name}")
+
+
+def printable(text: str) -> str:
+    """Text from outside (file and folder names, reasons) made safe to print on one line of an operator's
+    terminal: control, line-breaking and bidirectional characters escaped."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def _safe_name(name: str) -> str:

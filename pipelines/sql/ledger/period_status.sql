@@ -1,5 +1,6 @@
 -- Who reported for a reference month: each expected provider's current standing, plus providers with
--- arrivals that the registry does not expect. Grain: one row per provider.
+-- arrivals that the registry does not expect (registered later, or not at all: an inbox folder nobody
+-- registered). Only registered providers count in coverage. Grain: one row per provider.
 with expected as (
     select provider_id, true as expected
     from ref.providers
@@ -33,6 +34,7 @@ final as (
     select
         provider_id,
         coalesce(e.expected, false) as expected,
+        provider_id in (select provider_id from ref.providers) as registered,
         case
             when s.has_accepted then 'reported'
             when s.provider_id is not null then 'rejected'
