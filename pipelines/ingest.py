@@ -262,7 +262,7 @@ def ingest_inbox(settings: Settings) -> IngestSummary:
 
 def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, settings: Settings) -> str:
     """One transaction: the ledger row and, when accepted, the rows. Returns the arrival's status."""
-    from pipelines.validate import check_history, check_registered
+    from pipelines.validate import check_history, check_month_bound, check_registered
 
     received = claim.received
     key = {
@@ -295,7 +295,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         else:
             late = check_registered(con, verdict)  # first: nothing else matters from an unregistered sender
             if verdict.accepted and not late:
-                late = check_history(con, verdict, settings)
+                late = check_history(con, verdict, settings) or check_month_bound(con, verdict, claim.report)
             if late:
                 verdict.failures[:0] = late
                 # Keep these failures in verdict.json before the commit: a run resumed after a crash between

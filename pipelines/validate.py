@@ -30,6 +30,14 @@ from pipelines.structure import (
 from pipelines.warehouse import connect_memory, first_row, run_sql, sql_literal, sql_text
 
 HISTORY_MONTHS = 3
+# What the figures may total. Every count is int64 from the report to the published cell; a row is at most
+# 10^15 (the contract), so enough valid rows could pass 2^63 (9.2 x 10^18) in a sum. The contract therefore
+# also bounds totals: one report at most 10^17 of each count (30 national months at the end of 2025), one
+# month's accepted reports together at most 10^18, so any published sum, total_tokens = input + output
+# included, stays below 2^63 with room to spare. Beyond either bound a report is rejected with its reason.
+COUNT_MEASURES = ("input_tokens", "cached_input_tokens", "output_tokens", "requests")
+REPORT_TOTAL_LIMIT = 10**17
+MONTH_TOTAL_LIMIT = 10**18
 # DuckDB answers min/max and prunes filters (``where x < 0``, even ``sum(case when ...)``) with the file's own
 # footer statistics and page index, which a hostile file can forge: values out of range behind statistics that
 # say they are in range passed every check (hostile-report tests). Checks must read the values themselves.
@@ -74,6 +82,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
             verdict.totals = _totals(con)
+            verdict.failures.extend(check_report_bounds(con))
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
@@ -133,6 +142,52 @@ def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Se
                         "price_per_million_tokens": round(price_now, 4),
                         "previous": round(price_before, 4),
                     },
+                )
+            )
+    return failures
+
+
+def check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
+    """The report's totals of each count, exactly, against ``REPORT_TOTAL_LIMIT``."""
+    sums = ", ".join(f"sum({m})::hugeint" for m in COUNT_MEASURES)
+    totals = dict(zip(COUNT_MEASURES, con.sql(f"select {sums} from report").fetchall()[0], strict=True))
+    return [
+        RuleFailure(
+            "contract.report_total",
+            "structure",
+            f"{measure} totals {int(total):,} over the report, beyond the contract's bound of "
+            f"{REPORT_TOTAL_LIMIT:,} per report; check the units (tokens, not thousandths) and resend",
+            column=measure,
+            details={"total": str(total), "limit": str(REPORT_TOTAL_LIMIT)},
+        )
+        for measure, total in totals.items()
+        if total is not None and total > REPORT_TOTAL_LIMIT
+    ]
+
+
+def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Path) -> list[RuleFailure]:
+    """The month's accepted totals with this report (replacing its provider's current one) against
+    ``MONTH_TOTAL_LIMIT``: what keeps every published sum of the month within int64."""
+    others = run_sql(
+        con,
+        "validate/count_totals",
+        report_period=verdict.report_period,
+        provider_id=verdict.received.provider_id,
+    ).fetchall()[0]
+    sums = ", ".join(f"sum({m})::hugeint" for m in COUNT_MEASURES)
+    own = con.sql(f"select {sums} from read_parquet($path)", params={"path": str(path)}).fetchall()[0]
+    failures = []
+    for measure, before, added in zip(COUNT_MEASURES, others, own, strict=True):
+        total = int(before) + int(added or 0)
+        if total > MONTH_TOTAL_LIMIT:
+            failures.append(
+                RuleFailure(
+                    "contract.month_total",
+                    "history",
+                    f"{measure}: with this report the month's accepted reports would total {total:,}, beyond "
+                    f"the bound of {MONTH_TOTAL_LIMIT:,} for one month; contact the bureau",
+                    column=measure,
+                    details={"month_total": str(total), "limit": str(MONTH_TOTAL_LIMIT)},
                 )
             )
     return failures
