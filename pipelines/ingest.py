@@ -38,6 +38,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.datadocs import build_index
 from pipelines.failpoints import crash_point
 from pipelines.lifeline import die_with_fork_server, tie_fork_server_to, untie_fork_server
 from pipelines.reasons import Received, Verdict, write_json
@@ -231,6 +232,7 @@ def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | N
             getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
             if status in ("accepted", "superseded") and verdict.report_period:
                 summary.periods.add(verdict.report_period)
+    build_index(settings.docs_dir, settings.docs_retention_days)
     return summary
 
 
