@@ -149,20 +149,9 @@ def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Se
 
 def check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
     """The report's totals of each count, exactly, against ``REPORT_TOTAL_LIMIT``."""
-    sums = ", ".join(f"sum({m})::hugeint" for m in COUNT_MEASURES)
-    totals = dict(zip(COUNT_MEASURES, con.sql(f"select {sums} from report").fetchall()[0], strict=True))
-    return [
-        RuleFailure(
-            "contract.report_total",
-            "structure",
-            f"{measure} totals {int(total):,} over the report, beyond the contract's bound of "
-            f"{REPORT_TOTAL_LIMIT:,} per report; check the units (tokens, not thousandths) and resend",
-            column=measure,
-            details={"total": str(total), "limit": str(REPORT_TOTAL_LIMIT)},
-        )
-        for measure, total in totals.items()
-        if total is not None and total > REPORT_TOTAL_LIMIT
-    ]
+    totals = _count_totals(con, "report", {})
+    hint = "over the report; check the units (tokens, not thousandths) and resend"
+    return _beyond("contract.report_total", "structure", totals, REPORT_TOTAL_LIMIT, hint)
 
 
 def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Path) -> list[RuleFailure]:
@@ -174,23 +163,31 @@ def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Pa
         report_period=verdict.report_period,
         provider_id=verdict.received.provider_id,
     ).fetchall()[0]
-    sums = ", ".join(f"sum({m})::hugeint" for m in COUNT_MEASURES)
-    own = con.sql(f"select {sums} from read_parquet($path)", params={"path": str(path)}).fetchall()[0]
-    failures = []
-    for measure, before, added in zip(COUNT_MEASURES, others, own, strict=True):
-        total = int(before) + int(added or 0)
-        if total > MONTH_TOTAL_LIMIT:
-            failures.append(
-                RuleFailure(
-                    "contract.month_total",
-                    "history",
-                    f"{measure}: with this report the month's accepted reports would total {total:,}, beyond "
-                    f"the bound of {MONTH_TOTAL_LIMIT:,} for one month; contact the bureau",
-                    column=measure,
-                    details={"month_total": str(total), "limit": str(MONTH_TOTAL_LIMIT)},
-                )
-            )
-    return failures
+    own = _count_totals(con, "read_parquet($path)", {"path": str(path)})
+    totals = {m: int(before) + total for (m, total), before in zip(own.items(), others, strict=True)}
+    hint = "for the month's accepted reports with this one; contact the bureau"
+    return _beyond("contract.month_total", "history", totals, MONTH_TOTAL_LIMIT, hint)
+
+
+def _count_totals(con: duckdb.DuckDBPyConnection, source: str, params: dict) -> dict[str, int]:
+    """Exact (hugeint) totals of each count measure over ``source`` (a relation the caller names)."""
+    sums = ", ".join(f"coalesce(sum({m}), 0)::hugeint" for m in COUNT_MEASURES)
+    row = con.sql(f"select {sums} from {source}", params=params or None).fetchall()[0]
+    return {m: int(total) for m, total in zip(COUNT_MEASURES, row, strict=True)}
+
+
+def _beyond(rule: str, layer: str, totals: dict[str, int], limit: int, hint: str) -> list[RuleFailure]:
+    return [
+        RuleFailure(
+            rule,
+            layer,
+            f"{measure} totals {total:,} {hint}: beyond the contract's bound of {limit:,}",
+            column=measure,
+            details={"total": str(total), "limit": str(limit)},
+        )
+        for measure, total in totals.items()
+        if total > limit
+    ]
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
