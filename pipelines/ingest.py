@@ -232,6 +232,7 @@ def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | N
             getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
             if status in ("accepted", "superseded") and verdict.report_period:
                 summary.periods.add(verdict.report_period)
+    restrict_data_folders(settings)  # the archive or quarantine may have just appeared
     build_index(settings.docs_dir, settings.docs_retention_days)
     return summary
 

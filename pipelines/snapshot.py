@@ -26,7 +26,7 @@ import duckdb
 
 from pipelines.config import Settings, UsageError
 from pipelines.failpoints import crash_point
-from pipelines.warehouse import sql_text
+from pipelines.warehouse import PRIVATE_MODE, sql_text
 
 SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
 # The one statement type an analyst may run (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
@@ -37,7 +37,8 @@ SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
 def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
     """Copy the warehouse, open for writing on ``con`` (under the writer lock), into a new analyst snapshot."""
     target = settings.analyst_file
-    target.parent.mkdir(parents=True, exist_ok=True)  # closed to others by open_warehouse
+    target.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    target.parent.chmod(PRIVATE_MODE)
     tmp = target.with_name(f".{target.name}.tmp")
     con.execute(sql_text("snapshot/analyst_views"))
     con.execute("checkpoint")

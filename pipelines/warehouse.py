@@ -104,6 +104,7 @@ def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> contextlib.Abs
 @contextlib.contextmanager
 def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, opened for writing under the writer lock, with its schema in place."""
+    settings.warehouse_file.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
     restrict_data_folders(settings)
     with writer_lock(settings, wait_seconds):
         config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
@@ -116,11 +117,12 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
 
 
 def restrict_data_folders(settings: Settings) -> None:
-    """Create the private data folders (``PRIVATE_FOLDERS``) closed to other users, or close them."""
+    """Close the private data folders (``PRIVATE_FOLDERS``) that exist to other users (at every ingest, load
+    and publish; a folder appears only when something goes in it: an empty quarantine blames no file)."""
     for name in PRIVATE_FOLDERS:
         folder = settings.data_dir / name
-        folder.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
-        folder.chmod(PRIVATE_MODE)
+        if folder.is_dir():
+            folder.chmod(PRIVATE_MODE)
 
 
 def load_reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
