@@ -1,23 +1,30 @@
 """The ``tokenstats`` command: every stage runs from here without Airflow.
 
-Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error.
+Exit codes: 0 done (rejected reports are an outcome, not an error), 1 a system fault, 2 a usage error (or an
+invalid input the operator controls, such as the provider registry),
+75 the warehouse is busy, 130 interrupted, 141 the output pipe was closed by its reader (e.g. ``| head``).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 
+import duckdb
+
 from pipelines.config import Settings, UsageError, load_settings
 from pipelines.periods import PERIOD
+from pipelines.release_check import TamperedRelease
 from pipelines.warehouse import WarehouseBusy
 
 
 def _period(value: str) -> str:
     if not PERIOD.match(value):
-        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {value!r}")
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM (2000-01 to 2999-12), got {value!r}")
     return value
 
 
@@ -31,6 +38,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
         providers=args.providers,
         seed=args.seed,
         faults=args.fault,
+        force=args.force,
     )
     for r in reports:
         note = f"  fault: {r.fault}" if r.fault else ""
@@ -61,6 +69,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from pipelines.ingest import printable
     from pipelines.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
 
     with read_warehouse(settings) as con:
@@ -76,17 +85,18 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for row in status.iter_rows(named=True):
         rows = f"{row['accepted_rows']:,}" if row["accepted_rows"] is not None else "-"
         when = f"{row['latest_at']:%Y-%m-%d %H:%M}" if row["latest_at"] else "-"
-        note = row["latest_file"] or "no report received"
+        note = printable(row["latest_file"] or "no report received")
         if row["latest_status"] and row["latest_status"] != "accepted":
-            note += f" [{row['latest_status']}] {row['latest_reason']}"
-        flag = "" if row["expected"] else " (not expected)"
-        print(f"{row['provider_id']:28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
+            note += f" [{row['latest_status']}] {printable(row['latest_reason'] or '')}"
+        flag = "" if row["expected"] else " (not expected)" if row["registered"] else " (not registered)"
+        print(f"{printable(row['provider_id']):28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
         if row["latest_status"] == "rejected" and row["latest_reason_path"]:
-            print(f"{'':62} details: {row['latest_reason_path']}")
+            print(f"{'':62} details: {printable(row['latest_reason_path'])}")
     if unreadable.height:
         print("\nFiles that could not be read (no reference month):")
         for row in unreadable.iter_rows(named=True):
-            print(f"  {row['provider_id']}/{row['file_name']}  {row['received_at']:%Y-%m-%d %H:%M}  {row['reason']}")
+            label = printable(f"{row['provider_id']}/{row['file_name']}")
+            print(f"  {label}  {row['received_at']:%Y-%m-%d %H:%M}  {printable(row['reason'] or '')}")
     return 0
 
 
@@ -108,21 +118,33 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
-    import duckdb
-
     from pipelines.snapshot import query_snapshot
 
     try:
         relation = query_snapshot(settings, args.sql)
+        if args.format == "table":
+            relation.show(max_rows=args.max_rows, max_width=200)
+            return 0
+        frame = _plain_columns(relation).pl()
     except duckdb.Error as error:  # the analyst's SQL: say what DuckDB said, no traceback
         raise UsageError(str(error).splitlines()[0]) from None
-    if args.format == "csv":
-        relation.pl().write_csv(sys.stdout)
-    elif args.format == "json":
-        print(relation.pl().write_json())
-    else:
-        relation.show(max_rows=args.max_rows, max_width=200)
+    sys.stdout.write(frame.write_csv() if args.format == "csv" else frame.write_json() + "\n")
     return 0
+
+
+# DuckDB types that CSV and JSON carry as they are; any other (interval, bit, nested, union...) is written as
+# DuckDB's own text for it, which Polars' writers cannot fail on.
+PLAIN_TYPES = re.compile(
+    r"^(BOOLEAN|U?(TINY|SMALL|BIG|HUGE)?INT(EGER)?|FLOAT|DOUBLE|DECIMAL.*|VARCHAR|DATE|TIMESTAMP.*)$"
+)
+
+
+def _plain_columns(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation:
+    columns = []
+    for name, kind in zip(relation.columns, relation.types, strict=True):
+        quoted = '"' + name.replace('"', '""') + '"'
+        columns.append(quoted if PLAIN_TYPES.match(str(kind)) else f"{quoted}::varchar as {quoted}")
+    return relation.select(", ".join(columns))
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -147,6 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KIND[=PROVIDER]",
         help="inject a realistic defect into one provider's report (repeatable); see `tokenstats faults`",
     )
+    gen.add_argument("--force", action="store_true", help="replace an existing, different provider registry")
     gen.set_defaults(handler=cmd_generate)
 
     demo = commands.add_parser("demo", help="the main job end to end through Airflow, on embedded defaults")
@@ -198,15 +221,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(exit_.code or 0)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
-        return handler(args, load_settings())
+        code = handler(args, load_settings())
+        sys.stdout.flush()  # a closed pipe shows here, not as a message at interpreter exit
+        return code
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): what was done is done; say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at interpreter exit
+        return 141  # 128 + SIGPIPE, as shell tools exit
     except UsageError as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 2
     except WarehouseBusy as error:
         print(f"tokenstats: {error}", file=sys.stderr)
         return 75  # EX_TEMPFAIL: try again later
+    except TamperedRelease as error:  # a system fault the message explains in full
+        print(f"tokenstats: {error}", file=sys.stderr)
+        return 1
     except Exception as error:  # a system fault: nothing was lost, a rerun resumes; operators need the trace
         traceback.print_exc()
         print(f"tokenstats: system fault: {error}", file=sys.stderr)

@@ -56,6 +56,8 @@ class Settings:
     # a cell suppressed only to protect others, by at least the secondary share (not recoverable).
     protection_percent: float = 10.0
     secondary_protection_percent: float = 1.0
+    # GX Data Docs: validation pages older than this many days are deleted when the index is rebuilt (0: keep).
+    docs_retention_days: int = 0
 
     @property
     def disclosure_rules(self) -> Rules:

@@ -74,7 +74,7 @@ def run_demo(
         if release:
             print(f"    bulletin        {release / 'bulletin.html'}")
     print(f"  quarantine        {settings.quarantine_dir}  (reason.json for each refused report)")
-    print(f"  Data Docs (GX)    {settings.docs_dir}/<provider>/<submission>/index.html")
+    print(f"  Data Docs (GX)    {settings.docs_dir}/index.html (offline; a page per validation)")
     print(f"  analyst snapshot  {settings.analyst_file}")
     print(f"  Airflow log       {log}")
     print(f"  try: tokenstats status --period {months[-1]}")

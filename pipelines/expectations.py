@@ -17,6 +17,7 @@ import functools
 import json
 import logging
 import os
+import shutil
 import warnings
 from collections.abc import Generator
 from pathlib import Path
@@ -26,6 +27,7 @@ import duckdb
 
 from pipelines.config import EXPECTATIONS_DIR, Settings
 from pipelines.contract import load_contract
+from pipelines.datadocs import publish_page
 from pipelines.periods import month_days
 from pipelines.reasons import MAX_SAMPLES, Received, RuleFailure, clean_sample
 
@@ -61,8 +63,9 @@ def run_suite(
 ) -> tuple[list[RuleFailure], str | None]:
     """Validate ``table`` on ``con``; the failures (with counts and samples) and the Data Docs page."""
     gx = _gx()
-    docs_dir = settings.docs_dir / received.provider_id / received.submission_id
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(docs_dir))
+    # GX renders into a scratch site; the page then joins the one offline site (datadocs.py).
+    scratch = settings.docs_dir / ".scratch" / f"{received.submission_id}-{os.getpid()}"
+    context = gx.get_context(mode="ephemeral", project_config=_project_config(scratch))
     context.variables.progress_bars = _progress_bars_off()
     source = context.data_sources.add_duckdb_sa(
         name="report",
@@ -100,8 +103,16 @@ def run_suite(
         engine.engine.dispose()
         source.get_engine().dispose()
     docs = context.get_docs_sites_urls(resource_identifier=identifier, site_names=["tokenstats"])
-    page = docs[0]["site_url"] if docs else None
-    return failures, page.removeprefix("file://") if page else None
+    try:
+        if not docs:
+            return failures, None
+        gx_page = Path(docs[0]["site_url"].removeprefix("file://"))
+        page = publish_page(gx_page, settings.docs_dir, received.provider_id, period, received.submission_id)
+        return failures, str(page)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the scratch folder itself, once no validation uses it
+            scratch.parent.rmdir()
 
 
 @functools.cache
@@ -232,7 +243,7 @@ def _sqlalchemy() -> Any:
 
 
 def _project_config(docs_dir: Path) -> Any:
-    """An in-memory context whose only Data Docs site is the submission's own folder (GX's default
+    """An in-memory context whose only Data Docs site is the given scratch folder (GX's default
     ephemeral context would also build a site in a fresh temporary directory for every validation)."""
     from great_expectations.data_context.types.base import DataContextConfig, InMemoryStoreBackendDefaults
 

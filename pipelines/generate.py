@@ -26,7 +26,7 @@ from pipelines import faults as inject
 from pipelines.config import UsageError
 from pipelines.contract import load_contract, read_code_list
 from pipelines.periods import month_days
-from pipelines.registry import Provider, write_registry
+from pipelines.registry import Provider, read_registry, write_registry
 
 NATIONAL_MONTHLY_TOKENS = 3.0e15
 ROW_GROUP_ROWS = 1_000_000
@@ -174,14 +174,17 @@ def generate_month(
     providers: int = 12,
     seed: int = 20261,
     faults: list[str] | None = None,
+    force: bool = False,
 ) -> list[GeneratedReport]:
     """Write the registry and one report per provider into ``<data_dir>/inbox/<provider_id>/``.
+
+    An existing registry is left alone if it is the same, and replaced by a different one only with ``force``.
 
     ``faults`` holds ``kind`` or ``kind=provider_id``; without a provider, each fault goes to its own
     provider, taken from the smallest upwards.
     """
     registry = synthetic_registry(providers, seed)
-    write_registry(data_dir / "registry" / "providers.csv", registry)
+    _write_synthetic_registry(data_dir / "registry" / "providers.csv", registry, force)
     fault_by_provider = _assign_faults(faults or [], registry)
     shares = _provider_shares(len(registry))
     rows_by_provider = _split_rows(rows, shares)
@@ -195,6 +198,20 @@ def generate_month(
         written = _write_report(target, chunks, fault, registry, index)
         reports.append(GeneratedReport(provider.provider_id, target, written, fault))
     return reports
+
+
+def _write_synthetic_registry(path: Path, registry: list[Provider], force: bool) -> None:
+    if path.exists() and not force:
+        try:
+            if read_registry(path) == registry:
+                return
+        except ValueError:  # an invalid registry is still the bureau's file
+            pass
+        raise UsageError(
+            f"a different provider registry exists at {path}; it is left as it is "
+            "(pass --force to replace it with the synthetic one)"
+        )
+    write_registry(path, registry)
 
 
 def _assign_faults(faults: list[str], registry: list[Provider]) -> dict[str, str]:

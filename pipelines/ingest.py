@@ -2,13 +2,21 @@
 
 A file moves through three steps, each safe to retry or resume after a crash:
 
-1. ``claim_report``: hash the bytes (the submission id) and move the file out of the inbox into its own
-   claim folder ``<data>/landing/<provider>/<received-ns>-<sha256>/`` (an atomic rename);
+1. ``claim_report``: hash the bytes (the submission id), take the next receipt number and move the file out
+   of the inbox into its own claim folder ``<data>/landing/<provider>/<mtime-ns>-<sha256>-<name>/`` (an atomic
+   rename);
 2. ``validate_claim``: run the validation layers on the claimed file and write ``verdict.json`` beside it
    (no warehouse access, so claims validate in parallel);
 3. ``load_claims``: one writer, one transaction per file: check the provider's history, record the
    ledger row and, when accepted, insert the rows and supersede the previous report for that month;
    then move the claim folder to the archive, or to the quarantine with ``reason.json``.
+
+Receipt order belongs to the bureau: the receipt number (``receipt_seq``), taken at claim from a counter the
+bureau keeps, orders arrivals (which report supersedes which, which is the latest). The file's modification
+time, which the sender controls (``scp -p``, ``rsync -t``, a clock in the future), is kept as information only
+(``received_at``). The number is the bureau's clock in nanoseconds, made strictly increasing by the counter
+file: it stays monotonic even if the counter is lost. A crash between taking a number and the claim leaves a
+gap, never a repeat.
 """
 
 from __future__ import annotations
@@ -30,15 +38,25 @@ from pathlib import Path
 import duckdb
 
 from pipelines.config import Settings
+from pipelines.datadocs import build_index
 from pipelines.failpoints import crash_point
+from pipelines.lifeline import die_with_fork_server, tie_fork_server_to, untie_fork_server
 from pipelines.reasons import Received, Verdict, write_json
-from pipelines.warehouse import file_lock, first_row, load_reference_tables, open_warehouse, run_sql
+from pipelines.warehouse import (
+    file_lock,
+    first_row,
+    load_reference_tables,
+    open_warehouse,
+    restrict_data_folders,
+    run_sql,
+)
 
 log = logging.getLogger(__name__)
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 TEMPORARY = re.compile(r"(^\.|\.(tmp|part|partial|crdownload|filepart)$|~$)", re.IGNORECASE)
 CLAIM_FILE = "claim.json"
+RECEIPT_COUNTER = ".receipt_seq"
 VERDICT_FILE = "verdict.json"
 REASON_FILE = "reason.json"
 
@@ -50,6 +68,7 @@ class Claim:
     folder: Path
     received: Received
     stored_name: str  # the file's name inside the folder (the original, made safe)
+    receipt_seq: int  # the bureau's receipt order (module docstring)
 
     @property
     def report(self) -> Path:
@@ -76,9 +95,14 @@ class IngestSummary:
 
 
 def discover_reports(settings: Settings, now: float | None = None) -> tuple[list[Path], list[Path]]:
-    """Complete files in the provider folders of the inbox, and those still being written."""
+    """Complete files in the provider folders of the inbox, and those still being written.
+
+    Complete files come in the order their senders wrote them (modification time, then name): files found in
+    one scan arrived together, and that is the only evidence of which corrects which. Across scans, the
+    bureau's receipt number decides (module docstring)."""
     now = time.time() if now is None else now
-    complete, waiting = [], []
+    complete: list[tuple[int, Path]] = []
+    waiting: list[Path] = []
     if not settings.inbox_dir.is_dir():
         return [], []
     for folder in sorted(settings.inbox_dir.iterdir()):
@@ -89,12 +113,14 @@ def discover_reports(settings: Settings, now: float | None = None) -> tuple[list
                 waiting.append(entry)
                 continue
             try:
-                modified = entry.lstat().st_mtime
+                modified = entry.lstat().st_mtime_ns
             except FileNotFoundError:  # claimed by a concurrent run
                 continue
-            settling = settings.settle_seconds > 0 and now - modified < settings.settle_seconds
-            (waiting if settling else complete).append(entry)
-    return complete, waiting
+            if settings.settle_seconds > 0 and now - modified / 1e9 < settings.settle_seconds:
+                waiting.append(entry)
+            else:
+                complete.append((modified, entry))
+    return [entry for _, entry in sorted(complete)], waiting
 
 
 def claim_report(path: Path, settings: Settings) -> Claim | None:
@@ -118,25 +144,44 @@ def claim_report(path: Path, settings: Settings) -> Claim | None:
     folder = settings.landing_dir / received.provider_id / f"{info.st_mtime_ns}-{digest}-{name_key}"
     stored_name = _safe_name(path.name)
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / CLAIM_FILE, {**received.to_json(), "stored_name": stored_name})
+    receipt_seq = next_receipt(settings)
+    write_json(folder / CLAIM_FILE, {**received.to_json(), "stored_name": stored_name, "receipt_seq": receipt_seq})
     crash_point("claim.before_rename")
     try:
         os.rename(path, folder / stored_name)
     except FileNotFoundError:
         return None if not (folder / stored_name).exists() else read_claim(folder)
     crash_point("claim.after_rename")
-    return Claim(folder, received, stored_name)
+    return Claim(folder, received, stored_name, receipt_seq)
+
+
+def next_receipt(settings: Settings) -> int:
+    """The next receipt number: the bureau's clock in nanoseconds, strictly above every number given before."""
+    counter = settings.landing_dir / RECEIPT_COUNTER
+    with file_lock(counter.with_suffix(".lock"), 60, "the receipt counter"):
+        try:
+            last = int(counter.read_text(encoding="ascii"))
+        except (FileNotFoundError, ValueError):
+            last = 0
+        number = max(time.time_ns(), last + 1)
+        tmp = counter.with_name(f"{counter.name}.tmp")
+        with tmp.open("w", encoding="ascii") as f:
+            f.write(str(number))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, counter)
+    return number
 
 
 def pending_claims(settings: Settings) -> list[Claim]:
-    """Claims not yet loaded (including those a crashed run left), oldest first."""
+    """Claims not yet loaded (including those a crashed run left), in receipt order."""
     claims = []
     if settings.landing_dir.is_dir():
         for folder in sorted(settings.landing_dir.glob("*/*")):
             claim = read_claim(folder)
             if claim is not None:
                 claims.append(claim)
-    return sorted(claims, key=lambda c: (c.received.received_at, c.received.provider_id, c.received.file_name))
+    return sorted(claims, key=lambda c: c.receipt_seq)
 
 
 def validate_claim(claim: Claim, settings: Settings) -> Verdict:
@@ -161,9 +206,15 @@ def validate_claims(claims: list[Claim], settings: Settings) -> list[Verdict]:
         return [validate_claim(claim, settings) for claim in claims]
     # A fork server that has imported GX once forks light workers (plain fork is unsafe with DuckDB's threads).
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["great_expectations", "pipelines.validate", "pipelines.expectations"])
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
-        return list(pool.map(validate_claim, claims, [settings] * len(claims)))
+    # The fork server and its workers die with this process, SIGKILL included (lifeline.py).
+    tie_fork_server_to(os.getpid())
+    preload = ["pipelines.lifeline", "great_expectations", "pipelines.validate", "pipelines.expectations"]
+    context.set_forkserver_preload(preload)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_fork_server) as pool:
+            return list(pool.map(validate_claim, claims, [settings] * len(claims)))
+    finally:
+        untie_fork_server()
 
 
 def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | None = None) -> IngestSummary:
@@ -181,12 +232,15 @@ def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | N
             getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
             if status in ("accepted", "superseded") and verdict.report_period:
                 summary.periods.add(verdict.report_period)
+    restrict_data_folders(settings)  # the archive or quarantine may have just appeared
+    build_index(settings.docs_dir, settings.docs_retention_days)
     return summary
 
 
 def claim_inbox(settings: Settings) -> tuple[list[Claim], list[Path]]:
     """Claim every complete inbox file; all claims awaiting load (a crashed run's too), and files still
     being written (left for the next run)."""
+    restrict_data_folders(settings)
     complete, waiting = discover_reports(settings)
     for path in complete:
         claim_report(path, settings)
@@ -211,7 +265,7 @@ def ingest_inbox(settings: Settings) -> IngestSummary:
 
 def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, settings: Settings) -> str:
     """One transaction: the ledger row and, when accepted, the rows. Returns the arrival's status."""
-    from pipelines.validate import check_history, check_registered
+    from pipelines.validate import check_history, check_month_bound, check_registered
 
     received = claim.received
     key = {
@@ -233,7 +287,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
     earlier = first_row(
         con,
         "select status, received_at from core.submissions where submission_id = $id and provider_id = $provider "
-        "and status <> 'duplicate' order by received_at limit 1",
+        "and status <> 'duplicate' order by receipt_seq limit 1",
         {"id": received.submission_id, "provider": received.provider_id},
     )
     con.execute("begin")
@@ -244,7 +298,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         else:
             late = check_registered(con, verdict)  # first: nothing else matters from an unregistered sender
             if verdict.accepted and not late:
-                late = check_history(con, verdict, settings)
+                late = check_history(con, verdict, settings) or check_month_bound(con, verdict, claim.report)
             if late:
                 verdict.failures[:0] = late
                 # Keep these failures in verdict.json before the commit: a run resumed after a crash between
@@ -284,6 +338,7 @@ def _insert_submission(
         size_bytes=received.size_bytes,
         row_count=verdict.row_count,
         received_at=received.received_at,
+        receipt_seq=claim.receipt_seq,
         status=status,
         reason=reason,
         reason_path=str(_destination(claim, status, verdict, settings) / REASON_FILE) if status == "rejected" else None,
@@ -296,7 +351,7 @@ def _insert_submission(
 
 
 def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -> str:
-    """Insert the accepted rows; the newest received report of a provider and month is the current one."""
+    """Insert the accepted rows; the last report received of a provider and month is the current one."""
     params = {"submission_id": claim.received.submission_id}
     inserted = run_sql(con, "ingest/insert_usage", **params, path=str(claim.report)).fetchall()[0][0]
     crash_point("load.after_rows_insert")
@@ -370,7 +425,13 @@ def _sha256(path: Path, info: os.stat_result) -> str:
 
 def printable_label(provider: str, file_name: str) -> str:
     """``provider/file`` for logs and summaries, with control characters (newlines, escapes) made visible."""
-    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), f"{provider}/{file_name}")
+    return printable(f"{provider}/{file_name}")
+
+
+def printable(text: str) -> str:
+    """Text from outside (file and folder names, reasons) made safe to print on one line of an operator's
+    terminal: control, line-breaking and bidirectional characters escaped."""
+    return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def _safe_name(name: str) -> str:
@@ -383,5 +444,7 @@ def read_claim(folder: Path) -> Claim | None:
         data = json.loads((folder / CLAIM_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
-    claim = Claim(folder=folder, received=Received.from_json(data), stored_name=data["stored_name"])
+    # A claim from before receipt numbers: its modification time in nanoseconds (what ordered it then).
+    receipt_seq = data.get("receipt_seq") or int(Received.from_json(data).received_at.timestamp() * 1e9)
+    claim = Claim(folder, Received.from_json(data), data["stored_name"], receipt_seq)
     return claim if os.path.lexists(claim.report) else None

@@ -40,7 +40,9 @@ def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.D
 
 
 def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
-    """Providers expected, reported, rejected (no accepted report) and missing, for publication."""
+    """Providers expected, reported, rejected (no accepted report) and missing, for publication. Only
+    registered providers count: an inbox folder nobody registered is not a provider."""
+    status = status.filter(pl.col("registered"))
     expected = status.filter(pl.col("expected"))
     return {
         "providers_expected": expected.height,

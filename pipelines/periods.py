@@ -6,7 +6,7 @@ import calendar
 import datetime as dt
 import re
 
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^2\d{3}-(0[1-9]|1[0-2])$")  # 2000-01 to 2999-12: no AI token before, no calendar trouble
 
 
 def previous_period(period: str) -> str:

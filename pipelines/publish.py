@@ -41,6 +41,7 @@ from pipelines.marts import (
 )
 from pipelines.periods import previous_period
 from pipelines.reasons import write_json
+from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
 from pipelines.warehouse import load_reference_tables, run_sql
 
@@ -239,9 +240,7 @@ def _unique_cells(tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
 
 
 def _read_table(release: Path | None, name: str) -> pl.DataFrame | None:
-    if release is None or not (release / "tables" / f"{name}.parquet").exists():
-        return None
-    return pl.read_parquet(release / "tables" / f"{name}.parquet")
+    return read_release_table(release, name)  # checked against the release's manifest
 
 
 # --- writing ---------------------------------------------------------------------------------------------

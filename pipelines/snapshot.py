@@ -7,6 +7,12 @@ rename, so a reader sees the old snapshot or the new one, never half of one. A f
 disk does, not a re-encoding of every row. The warehouse is written in an older storage format
 (``warehouse.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4 and later) opens the copy.
 The snapshot is internal: it holds provider-level rows. Releases never do.
+
+``tokenstats query`` runs the analyst's SQL in a locked-down connection: the snapshot read-only, no file
+system access (no ``read_text``, ``COPY``, ``EXPORT``, ``ATTACH`` of another file, extension install or
+load), configuration locked (no ``SET`` can undo any of it), memory and threads bounded, no spilling to disk;
+and only one read statement (``SELECT``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``) is accepted at all. The file
+itself is readable by its owner and group only (``SNAPSHOT_MODE``): analysts are given the group.
 """
 
 from __future__ import annotations
@@ -14,23 +20,31 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from pipelines.config import Settings, UsageError
 from pipelines.failpoints import crash_point
-from pipelines.warehouse import sql_text
+from pipelines.warehouse import PRIVATE_MODE, sql_text
+
+SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
+# The one statement type an analyst may run (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
+# Everything else (COPY, ATTACH, PRAGMA, SET, LOAD, CALL, EXPORT, CREATE, and EXPLAIN, whose ANALYZE form runs
+# any statement) is refused before DuckDB sees it; DuckDB's own lock-down below would hold even if not.
 
 
 def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path:
     """Copy the warehouse, open for writing on ``con`` (under the writer lock), into a new analyst snapshot."""
     target = settings.analyst_file
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    target.parent.chmod(PRIVATE_MODE)
     tmp = target.with_name(f".{target.name}.tmp")
     con.execute(sql_text("snapshot/analyst_views"))
     con.execute("checkpoint")
     crash_point("snapshot.after_checkpoint")
     shutil.copyfile(settings.warehouse_file, tmp)
+    tmp.chmod(SNAPSHOT_MODE)
     crash_point("snapshot.before_replace")
     os.replace(tmp, target)
     crash_point("snapshot.after_replace")
@@ -38,8 +52,31 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
 
 
 def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
-    """Run read-only SQL on the analyst snapshot (what ``tokenstats query`` does)."""
+    """Run one read statement on the analyst snapshot, sandboxed (what ``tokenstats query`` does)."""
+    statements = duckdb.extract_statements(sql)  # parse errors surface here, as duckdb.Error
+    if len(statements) != 1:
+        raise UsageError(f"give one SQL statement, not {len(statements)}")
+    if statements[0].type != duckdb.StatementType.SELECT:
+        raise UsageError(
+            f"the snapshot is read-only: one SELECT (or DESCRIBE, SHOW, SUMMARIZE) runs, not {statements[0].type.name}"
+        )
     if not settings.analyst_file.exists():
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
-    con = duckdb.connect(str(settings.analyst_file), read_only=True)
+    con = duckdb.connect(str(settings.analyst_file), read_only=True, config=sandbox_config(settings))
     return con.sql(sql)
+
+
+def sandbox_config(settings: Settings) -> dict[str, Any]:
+    """DuckDB settings of the analyst's connection, fixed at connect time and locked."""
+    config: dict[str, Any] = {
+        "enable_external_access": False,  # no file but the snapshot: read_*, COPY, EXPORT, ATTACH, INSTALL
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        "allow_unsigned_extensions": False,
+        "temp_directory": "",  # no spilling: a query beyond the memory limit fails instead of writing
+        "memory_limit": settings.duckdb_memory_limit,
+        "lock_configuration": True,  # SET, PRAGMA and RESET can change none of these
+    }
+    config["threads"] = settings.duckdb_threads or os.cpu_count() or 1
+    return config

@@ -30,6 +30,14 @@ from pipelines.structure import (
 from pipelines.warehouse import connect_memory, first_row, run_sql, sql_literal, sql_text
 
 HISTORY_MONTHS = 3
+# What the figures may total. Every count is int64 from the report to the published cell; a row is at most
+# 10^15 (the contract), so enough valid rows could pass 2^63 (9.2 x 10^18) in a sum. The contract therefore
+# also bounds totals: one report at most 10^17 of each count (30 national months at the end of 2025), one
+# month's accepted reports together at most 10^18, so any published sum, total_tokens = input + output
+# included, stays below 2^63 with room to spare. Beyond either bound a report is rejected with its reason.
+COUNT_MEASURES = ("input_tokens", "cached_input_tokens", "output_tokens", "requests")
+REPORT_TOTAL_LIMIT = 10**17
+MONTH_TOTAL_LIMIT = 10**18
 # DuckDB answers min/max and prunes filters (``where x < 0``, even ``sum(case when ...)``) with the file's own
 # footer statistics and page index, which a hostile file can forge: values out of range behind statistics that
 # say they are in range passed every check (hostile-report tests). Checks must read the values themselves.
@@ -74,6 +82,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
             verdict.totals = _totals(con)
+            verdict.failures.extend(check_report_bounds(con))
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
@@ -136,6 +145,49 @@ def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Se
                 )
             )
     return failures
+
+
+def check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
+    """The report's totals of each count, exactly, against ``REPORT_TOTAL_LIMIT``."""
+    totals = _count_totals(con, "report", {})
+    hint = "over the report; check the units (tokens, not thousandths) and resend"
+    return _beyond("contract.report_total", "structure", totals, REPORT_TOTAL_LIMIT, hint)
+
+
+def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Path) -> list[RuleFailure]:
+    """The month's accepted totals with this report (replacing its provider's current one) against
+    ``MONTH_TOTAL_LIMIT``: what keeps every published sum of the month within int64."""
+    others = run_sql(
+        con,
+        "validate/count_totals",
+        report_period=verdict.report_period,
+        provider_id=verdict.received.provider_id,
+    ).fetchall()[0]
+    own = _count_totals(con, "read_parquet($path)", {"path": str(path)})
+    totals = {m: int(before) + total for (m, total), before in zip(own.items(), others, strict=True)}
+    hint = "for the month's accepted reports with this one; contact the bureau"
+    return _beyond("contract.month_total", "history", totals, MONTH_TOTAL_LIMIT, hint)
+
+
+def _count_totals(con: duckdb.DuckDBPyConnection, source: str, params: dict) -> dict[str, int]:
+    """Exact (hugeint) totals of each count measure over ``source`` (a relation the caller names)."""
+    sums = ", ".join(f"coalesce(sum({m}), 0)::hugeint" for m in COUNT_MEASURES)
+    row = con.sql(f"select {sums} from {source}", params=params or None).fetchall()[0]
+    return {m: int(total) for m, total in zip(COUNT_MEASURES, row, strict=True)}
+
+
+def _beyond(rule: str, layer: str, totals: dict[str, int], limit: int, hint: str) -> list[RuleFailure]:
+    return [
+        RuleFailure(
+            rule,
+            layer,
+            f"{measure} totals {total:,} {hint}: beyond the contract's bound of {limit:,}",
+            column=measure,
+            details={"total": str(total), "limit": str(limit)},
+        )
+        for measure, total in totals.items()
+        if total > limit
+    ]
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -25,6 +25,10 @@ SQL_DIR = Path(__file__).resolve().parent / "sql"
 # The storage format the warehouse (and so the analyst snapshot, its copy) is written in: the oldest our
 # analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0; 2.0 would write v2).
 STORAGE_VERSION = "v1.4.0"
+# Folders holding provider-level data are closed to other users: owner (the pipeline) and group (operators,
+# analysts) only. Providers write into the inbox by their own means; releases and Data Docs are for reading.
+PRIVATE_MODE = 0o750
+PRIVATE_FOLDERS = ("warehouse", "landing", "archive", "quarantine", "analyst", "registry")
 REFERENCE_TABLES = {
     "ref.provinces": "provinces.csv",
     "ref.economic_zones": "economic_zones.csv",
@@ -100,8 +104,9 @@ def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> contextlib.Abs
 @contextlib.contextmanager
 def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """The warehouse, opened for writing under the writer lock, with its schema in place."""
+    settings.warehouse_file.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    restrict_data_folders(settings)
     with writer_lock(settings, wait_seconds):
-        settings.warehouse_file.parent.mkdir(parents=True, exist_ok=True)
         disclosure_key(settings)  # made with the warehouse: every later release's keyed hashes use it
         config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
         con = configure(duckdb.connect(str(settings.warehouse_file), config=config), settings)
@@ -110,6 +115,15 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
             yield con
         finally:
             con.close()
+
+
+def restrict_data_folders(settings: Settings) -> None:
+    """Close the private data folders (``PRIVATE_FOLDERS``) that exist to other users (at every ingest, load
+    and publish; a folder appears only when something goes in it: an empty quarantine blames no file)."""
+    for name in PRIVATE_FOLDERS:
+        folder = settings.data_dir / name
+        if folder.is_dir():
+            folder.chmod(PRIVATE_MODE)
 
 
 def load_reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

@@ -36,7 +36,7 @@ create table if not exists core.submissions (
     file_name varchar not null,            -- as received in the provider's inbox folder
     size_bytes bigint not null,
     row_count bigint,
-    received_at timestamptz not null,      -- when the file landed (its modification time)
+    received_at timestamptz not null,      -- the file's modification time: information only (the sender sets it)
     status varchar not null check (status in ('accepted', 'rejected', 'superseded', 'duplicate')),
     reason varchar,                        -- one line for people; the full list is in reason_path
     reason_path varchar,                   -- reason.json beside the quarantined file
@@ -46,6 +46,10 @@ create table if not exists core.submissions (
     contract_version varchar not null,
     primary key (submission_id, provider_id, file_name, received_at)
 );
+-- The bureau's receipt order (ingest.py): what supersession and "latest" go by. Ledgers from before it was
+-- kept are ordered by their modification time, as they were then.
+alter table core.submissions add column if not exists receipt_seq bigint;
+update core.submissions set receipt_seq = epoch_ns(received_at) where receipt_seq is null;
 
 -- Per submission and modality: the figures the plausibility checks compare month on month.
 create table if not exists core.submission_totals (

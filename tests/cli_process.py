@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import uuid
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,8 @@ SCRIPT = Path(sys.executable).with_name("tokenstats")
 COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
 # The GX run time in Data Docs paths (docs/<provider>/<submission>/validations/.../<run time>/...): time-dependent.
 GX_RUN_TIME = re.compile(r"\d{8}T\d{6}\.\d+Z")
+# Marks every process of one run (inherited through fork, forkserver and exec) so survivors can be found.
+RUN_TAG = "TOKENSTATS_TEST_RUN_TAG"
 
 
 def cli_env(data_dir: Path, **settings: object) -> dict[str, str]:
@@ -46,9 +50,37 @@ def run_cli(
     )
 
 
-def start_cli(data_dir: Path, *args: str, **settings: object) -> subprocess.Popen:
+def run_tag() -> dict[str, str]:
+    """An environment entry that marks a run's processes (pass as ``env``; see ``processes_left``)."""
+    return {RUN_TAG: uuid.uuid4().hex}
+
+
+def processes_left(tag: dict[str, str], wait_seconds: float = 15.0) -> list[str]:
+    """Command lines of processes still alive with a run's tag, after giving them ``wait_seconds`` to end."""
+    marker = "=".join(next(iter(tag.items()))).encode() + b"\0"
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        alive = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                if marker in (proc / "environ").read_bytes():
+                    status = (proc / "status").read_text()
+                    if "\nState:\tZ" not in status:  # a zombie has ended; only its parent has not reaped it
+                        alive.append((proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+            except OSError:  # ended meanwhile, or not ours to read
+                continue
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.2)
+
+
+def start_cli(data_dir: Path, *args: str, env: dict[str, str] | None = None, **settings: object) -> subprocess.Popen:
     return subprocess.Popen(
-        [*COMMAND, *args], env=cli_env(data_dir, **settings), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [*COMMAND, *args],
+        env={**cli_env(data_dir, **settings), **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -61,11 +93,14 @@ def normalise(text: str, data_dir: Path) -> str:
 
 
 def warehouse_tables(data_dir: Path, tables: tuple[str, ...] = ("core.submissions", "core.usage")) -> dict:
-    """Every row of the given warehouse tables, sorted, values as normalised text."""
+    """Every row of the given warehouse tables, sorted, values as normalised text (receipt numbers as ranks)."""
     out = {}
     with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
         for table in tables:
-            rows = con.sql(f"select * from {table} order by all").fetchall()
+            relation = con.sql(f"select * from {table}")
+            if "receipt_seq" in relation.columns:  # the bureau's clock: compare the order, not the instants
+                relation = relation.select("* replace (dense_rank() over (order by receipt_seq) as receipt_seq)")
+            rows = relation.order("all").fetchall()
             out[table] = [tuple(normalise(str(v), data_dir) for v in row) for row in rows]
     return out
 
@@ -75,13 +110,14 @@ def file_tree(data_dir: Path, folders: tuple[str, ...]) -> dict[str, object]:
     out: dict[str, object] = {}
     for folder in folders:
         for path in sorted((data_dir / folder).rglob("*")):
-            if not path.is_file() or path.name.endswith(".lock"):
+            if not path.is_file() or path.name.endswith(".lock") or path.name == ".receipt_seq":  # locks, the clock
                 continue
             key = str(path.relative_to(data_dir))
             if path.suffix == ".json":
                 document = json.loads(normalise(path.read_text(encoding="utf-8"), data_dir))
                 if isinstance(document, dict):
                     document.pop("stats", None)  # seconds per validation layer
+                    document.pop("receipt_seq", None)  # the bureau's clock at claim (its order: warehouse_tables)
                 out[key] = document
             else:
                 out[key] = hashlib.sha256(path.read_bytes()).hexdigest()

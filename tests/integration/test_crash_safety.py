@@ -14,6 +14,7 @@ Scenario: September accepted for three providers (their history), then an Octobe
 is accepted, B is refused by the suite, C by its history (prices in cents), A's correction supersedes A, and a
 copy of A's first file is a duplicate. Load-phase crashes start from the state a first crash left (all claims
 validated, nothing loaded): a crash, a restart that crashes elsewhere, and a restart that completes.
+No process of a killed run (validation workers, their fork server) may be left running.
 Cases run two at a time (each in its own data directory); the assertions are per crash point.
 """
 
@@ -36,7 +37,7 @@ import pytest
 import pipelines
 from pipelines.failpoints import POINTS
 from pipelines.generate import generate_month
-from tests.cli_process import file_tree, run_cli, warehouse_tables
+from tests.cli_process import file_tree, processes_left, run_cli, run_tag, warehouse_tables
 from tests.confidentiality import assert_release_is_safe
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -223,8 +224,9 @@ def _crash_and_resume(
     **settings: object,
 ) -> Outcome:
     data = _copy(source, target)
-    crashed = run_cli(data, *command, crash_at=f"{point}@{nth}", **settings)
-    problems = check(data)
+    tag = run_tag()
+    crashed = run_cli(data, *command, crash_at=f"{point}@{nth}", env=tag, **settings)
+    problems = check(data) + [f"process left running: {p}" for p in processes_left(tag)]
     if keep is not None:
         _copy(data, keep)
     resumed = run_cli(data, *command, **settings)

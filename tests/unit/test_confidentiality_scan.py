@@ -45,6 +45,7 @@ def build_release(data: Path, rows: int, providers: int, seed: int) -> Path:
                 size_bytes=report.path.stat().st_size,
                 row_count=report.rows,
                 received_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC) + dt.timedelta(minutes=i),
+                receipt_seq=i + 1,
                 status="accepted",
                 reason="accepted",
                 reason_path=None,

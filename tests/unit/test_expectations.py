@@ -57,7 +57,9 @@ def test_a_clean_report_passes_and_gets_a_data_docs_page(tmp_path):
     failures, page = _run(path, received, settings)
     assert failures == []
     assert page and Path(page).exists() and Path(page).suffix == ".html"
-    assert Path(page).is_relative_to(settings.docs_dir / received.provider_id / received.submission_id)
+    assert Path(page) == settings.docs_dir / "validations" / received.provider_id / "2026-10" / (
+        f"{received.submission_id}.html"
+    )
 
 
 @pytest.mark.parametrize(

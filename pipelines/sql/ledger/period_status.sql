@@ -1,5 +1,6 @@
 -- Who reported for a reference month: each expected provider's current standing, plus providers with
--- arrivals that the registry does not expect. Grain: one row per provider.
+-- arrivals that the registry does not expect (registered later, or not at all: an inbox folder nobody
+-- registered). Only registered providers count in coverage. Grain: one row per provider.
 with expected as (
     select provider_id, true as expected
     from ref.providers
@@ -17,14 +18,14 @@ standing as (
         provider_id,
         count(*) as arrivals,
         count(*) filter (where status = 'accepted') > 0 as has_accepted,
-        max_by(submission_id, received_at) filter (where status = 'accepted') as accepted_submission,
-        max_by(row_count, received_at) filter (where status = 'accepted') as accepted_rows,
-        max(received_at) filter (where status = 'accepted') as accepted_at,
-        max_by(status, received_at) as latest_status,
-        max_by(reason, received_at) as latest_reason,
-        max_by(reason_path, received_at) as latest_reason_path,
-        max_by(file_name, received_at) as latest_file,
-        max(received_at) as latest_at
+        max_by(submission_id, receipt_seq) filter (where status = 'accepted') as accepted_submission,
+        max_by(row_count, receipt_seq) filter (where status = 'accepted') as accepted_rows,
+        max_by(received_at, receipt_seq) filter (where status = 'accepted') as accepted_at,
+        max_by(status, receipt_seq) as latest_status,
+        max_by(reason, receipt_seq) as latest_reason,
+        max_by(reason_path, receipt_seq) as latest_reason_path,
+        max_by(file_name, receipt_seq) as latest_file,
+        max_by(received_at, receipt_seq) as latest_at
     from arrivals
     group by provider_id
 ),
@@ -33,6 +34,7 @@ final as (
     select
         provider_id,
         coalesce(e.expected, false) as expected,
+        provider_id in (select provider_id from ref.providers) as registered,
         case
             when s.has_accepted then 'reported'
             when s.provider_id is not null then 'rejected'
