@@ -20,6 +20,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_ASSET = "tokenstats_warehouse"
 WAREHOUSE_ASSET_URI = "file:///tokenstats/warehouse/core.usage"
 WAREHOUSE_POOL = "tokenstats_warehouse"
+# Celery queues: validation runs on any worker; warehouse writers only on the one worker on the warehouse's host
+# (the pool serializes them; the queue pins them to the host that holds the DuckDB file). Other tasks: "default".
+VALIDATE_QUEUE = "validate"
+WAREHOUSE_QUEUE = "warehouse"
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
