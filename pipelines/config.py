@@ -43,6 +43,8 @@ class Settings:
     settle_seconds: float = 0.0
     # Processes validating files at once on the command line (0: one per core); Airflow maps a task per file.
     validate_workers: int = 0
+    # Off a terminal, a progress line at least this often while a long file is worked on (tokenstats ingest).
+    progress_seconds: float = 10.0
     # How long a warehouse writer waits for another to finish before giving up (a retry will follow).
     lock_wait_seconds: float = 600.0
     # DuckDB resources; memory stays bounded whatever the size of a report.
