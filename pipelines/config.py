@@ -45,6 +45,8 @@ class Settings:
     validate_workers: int = 0
     # Off a terminal, a progress line at least this often while a long file is worked on (tokenstats ingest).
     progress_seconds: float = 10.0
+    # Day of the month by which every registered provider must have reported the previous month (deadline DAG).
+    reporting_deadline_day: int = 3
     # How long a warehouse writer waits for another to finish before giving up (a retry will follow).
     lock_wait_seconds: float = 600.0
     # DuckDB resources; memory stays bounded whatever the size of a report.

@@ -48,3 +48,9 @@ def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
         "providers_rejected": status.filter(pl.col("standing") == "rejected").height,
         "providers_missing": expected.filter(pl.col("standing") == "missing").height,
     }
+
+
+def overdue_providers(status: pl.DataFrame) -> list[str]:
+    """Registered providers expected for the month without an accepted report (missing, or only rejected files)."""
+    overdue = status.filter(pl.col("expected") & (pl.col("standing") != "reported"))
+    return sorted(overdue["provider_id"].to_list())

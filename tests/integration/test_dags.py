@@ -75,7 +75,7 @@ sys.path.insert(0, "dags")
 started = time.perf_counter()
 import airflow.sdk
 sdk = time.perf_counter()
-import tokenstats_ingest, tokenstats_publish
+import tokenstats_ingest, tokenstats_publish, tokenstats_reporting_deadline
 done = time.perf_counter()
 HEAVY = {heavy!r}
 print("PROBE" + json.dumps({{
@@ -132,6 +132,12 @@ def test_publish_runs_monthly_or_when_the_warehouse_changes(dagbag):
     assert "months=+1" in publish["inner_interval"]  # logical date = the 1st of the reference month
     assert publish["assets"] == [WAREHOUSE_ASSET]
     assert publish["max_active_runs"] == 1
+
+
+def test_the_reporting_deadline_is_checked_daily(dagbag):
+    deadline = dagbag["dags"]["tokenstats_reporting_deadline"]
+    assert (deadline["timetable"], deadline["expression"]) == ("CronTriggerTimetable", "0 8 * * *")
+    assert deadline["catchup"] is False and deadline["outlets"] == []
 
 
 def test_warehouse_writers_share_the_one_slot_pool(dagbag):
