@@ -39,6 +39,10 @@ def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.D
     return run_sql(con, "ledger/unreadable", limit=limit).pl()
 
 
+# The order of the coverage table's columns and of the manifest's "coverage" keys.
+COVERAGE_KEYS = ("providers_expected", "providers_reported", "providers_rejected", "providers_missing")
+
+
 def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
     """Providers expected, reported, rejected (no accepted report) and missing, for publication."""
     expected = status.filter(pl.col("expected"))

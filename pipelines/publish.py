@@ -28,7 +28,7 @@ from pipelines.config import Settings, UsageError
 from pipelines.contract import load_contract
 from pipelines.disclosure import DIMENSIONS, TOTAL, protect_cells
 from pipelines.failpoints import crash_point
-from pipelines.ledger import coverage_counts, period_status
+from pipelines.ledger import COVERAGE_KEYS, coverage_counts, period_status
 from pipelines.marts import MEASURES, TABLES, build_marts, slice_tables
 from pipelines.periods import previous_period
 from pipelines.reasons import write_json
@@ -228,7 +228,7 @@ class ReleasePlan:
         return cls(
             ReleaseInfo(**data["info"]),
             Inputs(**{**inputs, "submissions": tuple(inputs["submissions"])}),
-            data["coverage"],
+            {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,
         )
