@@ -5,10 +5,11 @@ Lands providers' monthly usage reports from `<data>/inbox/<provider>/`, every 15
 
 1. **discover** claims every complete file (hash = submission id; moved out of the inbox) and lists all
    claims awaiting load, including any a failed run left behind;
-2. **validate**, one mapped task per file (labelled `provider/file`), runs the structure checks and the
-   Great Expectations suite; a bad report is an outcome, not a failure of the task;
-3. **load** (pool `tokenstats_warehouse`, one slot: DuckDB has one writer) records each file in the ledger
-   and loads accepted rows in one transaction per file, then archives or quarantines it with `reason.json`.
+2. **validate**, one mapped task per file (labelled `provider/file`; queue `validate`: any worker), runs the
+   structure checks and the Great Expectations suite; a bad report is an outcome, not a failure of the task;
+3. **load** (pool `tokenstats_warehouse`, one slot: DuckDB has one writer; queue `warehouse`: the one worker on
+   the warehouse's host) records each file in the ledger and loads accepted rows in one transaction per file,
+   then archives or quarantines it with `reason.json`.
    When a month's current figures changed, it updates the `tokenstats_warehouse` asset, with the months in
    the event's extra; that triggers the publish DAG.
 
@@ -23,7 +24,7 @@ import os
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL
+from pipelines.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 WAREHOUSE = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI)
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_SECONDS", "60")))
@@ -50,7 +51,7 @@ def tokenstats_ingest():
             print(f"{len(waiting)} files still being written, left for the next run")
         return [str(claim.folder) for claim in claims]
 
-    @task(map_index_template="{{ label }}", multiple_outputs=False)
+    @task(queue=VALIDATE_QUEUE, map_index_template="{{ label }}", multiple_outputs=False)
     def validate(claim_folder: str) -> str:
         from pathlib import Path
 
@@ -65,7 +66,7 @@ def tokenstats_ingest():
         print(f"{claim.label}: {verdict.summary()}")
         return claim_folder
 
-    @task(pool=WAREHOUSE_POOL, outlets=[WAREHOUSE], multiple_outputs=False)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE, outlets=[WAREHOUSE], multiple_outputs=False)
     def load(claim_folders: list[str]) -> dict[str, int]:
         from pathlib import Path
 

@@ -14,7 +14,7 @@ against the previous month's new release when both are in the run): coverage (wh
 need a release? if a month's inputs are those of its latest release, nothing more runs for it), marts,
 disclosure control, exports (CSV, Parquet, XLSX, SDMX), bulletin, finalize (manifest, then an atomic
 rename: a release is never visible half-written), analyst snapshot. Tasks that touch the warehouse share
-the one-slot pool `tokenstats_warehouse` with ingest's load.
+the one-slot pool `tokenstats_warehouse` with ingest's load, and its queue `warehouse` (one worker owns the file).
 
 **Unpausing** creates a run for the latest past 5th at once; if that month has no accepted report yet, the
 run's coverage task is skipped (nothing to publish), not failed.
@@ -29,7 +29,7 @@ import os
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 from dateutil.relativedelta import relativedelta
 
-from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL
+from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 WAREHOUSE = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI)
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_SECONDS", "60")))
@@ -69,7 +69,7 @@ def tokenstats_publish():
             raise AirflowFailException('a manual run needs a logical date or conf {"months": ["YYYY-MM"]}')
         return [f"{logical_date:%Y-%m}"]
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def coverage(months: list[str]) -> list[dict]:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -88,7 +88,7 @@ def tokenstats_publish():
             print(f"{plan.info.period}: v{plan.info.version} ({plan.info.status}); coverage {plan.coverage}")
         return [plan.to_json() for plan in plans]
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def marts(plans: list[dict]) -> list[dict]:
         from pipelines.publish import build_month_cells
 
@@ -97,7 +97,7 @@ def tokenstats_publish():
                 print(f"{period}: {build_month_cells(con, period):,} cells")
         return plans
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def disclosure(plans: list[dict]) -> list[dict]:
         from pipelines.publish import protect_month
 
@@ -106,7 +106,7 @@ def tokenstats_publish():
                 print(f"{period}: cells by confidentiality flag {protect_month(con, period, settings)}")
         return plans
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def exports(plans: list[dict]) -> list[dict]:
         from pipelines.publish import ReleasePlan, export_release
 
@@ -131,7 +131,7 @@ def tokenstats_publish():
         print(f"released {', '.join(folders)}")
         return folders
 
-    @task(pool=WAREHOUSE_POOL)
+    @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def snapshot(releases: list[str]) -> str:
         from pipelines.snapshot import refresh_snapshot
 

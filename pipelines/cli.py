@@ -49,8 +49,10 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.ingest import ingest_inbox
+    from pipelines.progress import Progress
 
-    summary = ingest_inbox(settings)
+    with Progress(interval=settings.progress_seconds) as progress:
+        summary = ingest_inbox(settings, progress)
     for label, names in (
         ("accepted", summary.accepted),
         ("rejected", summary.rejected),

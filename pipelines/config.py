@@ -22,6 +22,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 WAREHOUSE_ASSET = "tokenstats_warehouse"
 WAREHOUSE_ASSET_URI = "file:///tokenstats/warehouse/core.usage"
 WAREHOUSE_POOL = "tokenstats_warehouse"
+# Celery queues: validation runs on any worker; warehouse writers only on the one worker on the warehouse's host
+# (the pool serializes them; the queue pins them to the host that holds the DuckDB file). Other tasks: "default".
+VALIDATE_QUEUE = "validate"
+WAREHOUSE_QUEUE = "warehouse"
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 EXPECTATIONS_DIR = REPO_ROOT / "expectations"
 
@@ -41,6 +45,10 @@ class Settings:
     settle_seconds: float = 0.0
     # Processes validating files at once on the command line (0: one per core); Airflow maps a task per file.
     validate_workers: int = 0
+    # Off a terminal, a progress line at least this often while a long file is worked on (tokenstats ingest).
+    progress_seconds: float = 10.0
+    # Day of the month by which every registered provider must have reported the previous month (deadline DAG).
+    reporting_deadline_day: int = 3
     # How long a warehouse writer waits for another to finish before giving up (a retry will follow).
     lock_wait_seconds: float = 600.0
     # DuckDB resources; memory stays bounded whatever the size of a report.

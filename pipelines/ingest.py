@@ -31,9 +31,11 @@ import re
 import shutil
 import stat
 import time
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 
@@ -50,6 +52,9 @@ from pipelines.warehouse import (
     restrict_data_folders,
     run_sql,
 )
+
+if TYPE_CHECKING:
+    from pipelines.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -197,13 +202,21 @@ def validate_claim(claim: Claim, settings: Settings) -> Verdict:
     return verdict
 
 
-def validate_claims(claims: list[Claim], settings: Settings) -> list[Verdict]:
+def validate_claims(
+    claims: list[Claim], settings: Settings, on_done: Callable[[Claim, Verdict], None] | None = None
+) -> list[Verdict]:
     """Validate many claims, in ``settings.validate_workers`` processes: each file's checks are independent,
-    and GX's fixed cost per validation (context, metrics, Data Docs) is Python work that one core does alone."""
+    and GX's fixed cost per validation (context, metrics, Data Docs) is Python work that one core does alone.
+    ``on_done`` hears of each file as it finishes (progress display)."""
+    on_done = on_done or (lambda claim, verdict: None)
     todo = [claim for claim in claims if not claim.verdict_file.exists()]  # a rerun keeps earlier verdicts
     workers = min(settings.validate_workers or os.cpu_count() or 1, len(todo))
     if workers <= 1:
-        return [validate_claim(claim, settings) for claim in claims]
+        verdicts = []
+        for claim in claims:
+            verdicts.append(validate_claim(claim, settings))
+            on_done(claim, verdicts[-1])
+        return verdicts
     # A fork server that has imported GX once forks light workers (plain fork is unsafe with DuckDB's threads).
     context = multiprocessing.get_context("forkserver")
     # The fork server and its workers die with this process, SIGKILL included (lifeline.py).
@@ -212,13 +225,22 @@ def validate_claims(claims: list[Claim], settings: Settings) -> list[Verdict]:
     context.set_forkserver_preload(preload)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=die_with_fork_server) as pool:
-            return list(pool.map(validate_claim, claims, [settings] * len(claims)))
+            futures = {pool.submit(validate_claim, claim, settings): claim for claim in claims}
+            for future in as_completed(futures):
+                on_done(futures[future], future.result())
+            return [future.result() for future in futures]
     finally:
         untie_fork_server()
 
 
-def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | None = None) -> IngestSummary:
-    """Record validated claims in the ledger and the warehouse, then file them away. One writer at a time."""
+def load_claims(
+    claims: list[Claim],
+    settings: Settings,
+    wait_seconds: float | None = None,
+    on_done: Callable[[Claim, Verdict, str], None] | None = None,
+) -> IngestSummary:
+    """Record validated claims in the ledger and the warehouse, then file them away. One writer at a time.
+    ``on_done`` hears of each file with its status as it is filed away (progress display)."""
     summary = IngestSummary()
     wait = settings.lock_wait_seconds if wait_seconds is None else wait_seconds
     with open_warehouse(settings, wait) as con:
@@ -229,6 +251,8 @@ def load_claims(claims: list[Claim], settings: Settings, wait_seconds: float | N
             verdict = validate_claim(claim, settings)
             status = _record(con, claim, verdict, settings)
             _file_away(claim, verdict, status, settings)
+            if on_done is not None:
+                on_done(claim, verdict, status)
             getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
             if status in ("accepted", "superseded") and verdict.report_period:
                 summary.periods.add(verdict.report_period)
@@ -247,15 +271,24 @@ def claim_inbox(settings: Settings) -> tuple[list[Claim], list[Path]]:
     return pending_claims(settings), waiting
 
 
-def ingest_inbox(settings: Settings) -> IngestSummary:
+def ingest_inbox(settings: Settings, progress: Progress | None = None) -> IngestSummary:
     """The whole landing for the command line: claim, validate and load everything complete.
 
     One ingest at a time: a second one started meanwhile stops at once with a clear message (the Airflow
     DAG gets the same guarantee from ``max_active_runs=1``)."""
+    from pipelines.progress import NO_PROGRESS, footer_rows
+
+    progress = progress or NO_PROGRESS
+
+    def done(claim: Claim, verdict: Verdict, status: str | None = None) -> None:
+        progress.done(claim.label, verdict.row_count or 0, status or verdict.summary())
+
     with file_lock(settings.landing_dir / ".ingest.lock", 0, "ingest"):
         claims, waiting = claim_inbox(settings)
-        validate_claims(claims, settings)
-        summary = load_claims(claims, settings)
+        progress.phase("validate", len(claims), sum(footer_rows(claim.report) for claim in claims))
+        verdicts = validate_claims(claims, settings, done)
+        progress.phase("load", len(claims), sum(v.row_count or 0 for v in verdicts))
+        summary = load_claims(claims, settings, on_done=done)
     summary.waiting = [printable_label(p.parent.name, p.name) for p in waiting]
     return summary
 

@@ -39,6 +39,10 @@ def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.D
     return run_sql(con, "ledger/unreadable", limit=limit).pl()
 
 
+# The order of the coverage table's columns and of the manifest's "coverage" keys.
+COVERAGE_KEYS = ("providers_expected", "providers_reported", "providers_rejected", "providers_missing")
+
+
 def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
     """Providers expected, reported, rejected (no accepted report) and missing, for publication. Only
     registered providers count: an inbox folder nobody registered is not a provider."""
@@ -50,3 +54,9 @@ def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
         "providers_rejected": status.filter(pl.col("standing") == "rejected").height,
         "providers_missing": expected.filter(pl.col("standing") == "missing").height,
     }
+
+
+def overdue_providers(status: pl.DataFrame) -> list[str]:
+    """Registered providers expected for the month without an accepted report (missing, or only rejected files)."""
+    overdue = status.filter(pl.col("expected") & (pl.col("standing") != "reported"))
+    return sorted(overdue["provider_id"].to_list())

@@ -29,7 +29,7 @@ from pipelines.config import Settings, UsageError, disclosure_key
 from pipelines.contract import load_contract
 from pipelines.disclosure import DIMENSIONS, TOTAL, Published, protect_record
 from pipelines.failpoints import crash_point
-from pipelines.ledger import coverage_counts, period_status
+from pipelines.ledger import COVERAGE_KEYS, coverage_counts, period_status
 from pipelines.marts import (
     MEASURES,
     TABLES,
@@ -271,7 +271,7 @@ class ReleasePlan:
         return cls(
             ReleaseInfo(**data["info"]),
             Inputs(**{**inputs, "submissions": tuple(inputs["submissions"])}),
-            data["coverage"],
+            {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,
         )

@@ -24,12 +24,13 @@ from pathlib import Path
 import pytest
 
 from pipelines.config import WAREHOUSE_POOL, Settings
+from pipelines.periods import previous_period
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
 BIN = Path(sys.executable).parent
 AIRFLOW = str(BIN / "airflow")
-DAG_IDS = ("tokenstats_ingest", "tokenstats_publish")
+DAG_IDS = ("tokenstats_ingest", "tokenstats_publish", "tokenstats_reporting_deadline")
 COMMAND_TIMEOUT = 600  # seconds; generous: a 2-core machine shared with other work can be slow
 FINISHED = ("success", "failed")
 
@@ -169,6 +170,12 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         template.airflow("pools", "set", WAREHOUSE_POOL, "1", "DuckDB has one writer: warehouse writes, one at a time")
         _templates[root] = home
     return _templates[root]
+
+
+def latest_monthly_slot_month(now: dt.datetime) -> str:
+    """The reference month of publish's latest slot (the 5th, 06:00 UTC): the run unpausing creates at once."""
+    slot_month = f"{now:%Y-%m}" if (now.day, now.hour) >= (5, 6) else previous_period(f"{now:%Y-%m}")
+    return previous_period(slot_month)
 
 
 def free_port() -> int:

@@ -37,13 +37,13 @@ import pytest
 
 from pipelines.config import WAREHOUSE_POOL
 from pipelines.generate import generate_month
-from pipelines.periods import previous_period
 from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import (
     AIRFLOW,
     FINISHED,
     AirflowEnv,
     free_port,
+    latest_monthly_slot_month,
     parse_time,
     prepare_airflow,
 )
@@ -209,12 +209,6 @@ def services(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         running.stop()
 
 
-def _latest_monthly_slot_month(now: dt.datetime) -> str:
-    """The reference month of publish's latest slot (the 5th, 06:00 UTC): the run unpausing creates at once."""
-    slot_month = f"{now:%Y-%m}" if (now.day, now.hour) >= (5, 6) else previous_period(f"{now:%Y-%m}")
-    return previous_period(slot_month)
-
-
 def _next_period(period: str) -> str:
     year, month = (int(x) for x in period.split("-"))
     return f"{year + (month == 12)}-{month % 12 + 1:02d}"
@@ -233,7 +227,7 @@ def _seconds(later: str | None, earlier: str | None) -> float | None:
 
 def test_real_scheduler_ingests_and_publishes(services):
     airflow, data = services.airflow, services.airflow.data_dir
-    month = _latest_monthly_slot_month(dt.datetime.now(dt.UTC))
+    month = latest_monthly_slot_month(dt.datetime.now(dt.UTC))
     new_month = _next_period(month)
     generate_month(data, month, rows=ROWS, providers=PROVIDERS)
 

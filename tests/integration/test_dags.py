@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_POOL
+from pipelines.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 from pipelines.generate import generate_month
 from pipelines.warehouse import writer_lock
 from tests.confidentiality import assert_release_is_safe
@@ -60,7 +60,9 @@ for dag in bag.dags.values():
         "catchup": dag.catchup,
         "doc_md": bool(dag.doc_md and dag.doc_md.strip()),
         "tags": sorted(dag.tags),
-        "tasks": {{t.task_id.split(".")[-1]: {{"pool": t.pool, "retries": t.retries}} for t in dag.tasks}},
+        "tasks": {{
+            t.task_id.split(".")[-1]: {{"pool": t.pool, "queue": t.queue, "retries": t.retries}} for t in dag.tasks
+        }},
         "outlets": sorted(a.name for t in dag.tasks for a in t.outlets),
     }}
 print("PROBE" + json.dumps(report))
@@ -73,7 +75,7 @@ sys.path.insert(0, "dags")
 started = time.perf_counter()
 import airflow.sdk
 sdk = time.perf_counter()
-import tokenstats_ingest, tokenstats_publish
+import tokenstats_ingest, tokenstats_publish, tokenstats_reporting_deadline
 done = time.perf_counter()
 HEAVY = {heavy!r}
 print("PROBE" + json.dumps({{
@@ -132,12 +134,27 @@ def test_publish_runs_monthly_or_when_the_warehouse_changes(dagbag):
     assert publish["max_active_runs"] == 1
 
 
+def test_the_reporting_deadline_is_checked_daily(dagbag):
+    deadline = dagbag["dags"]["tokenstats_reporting_deadline"]
+    assert (deadline["timetable"], deadline["expression"]) == ("CronTriggerTimetable", "0 8 * * *")
+    assert deadline["catchup"] is False and deadline["outlets"] == []
+
+
 def test_warehouse_writers_share_the_one_slot_pool(dagbag):
     ingest = dagbag["dags"]["tokenstats_ingest"]["tasks"]
     publish = dagbag["dags"]["tokenstats_publish"]["tasks"]
     assert ingest["load"]["pool"] == WAREHOUSE_POOL
     assert {name for name, task in publish.items() if task["pool"] == WAREHOUSE_POOL} == WAREHOUSE_TASKS
     assert {name for name, task in ingest.items() if task["pool"] == WAREHOUSE_POOL} == {"load"}
+
+
+def test_warehouse_writers_are_pinned_to_the_warehouse_queue(dagbag):
+    """The pool serializes the writers; the queue pins them to the one worker on the warehouse's host."""
+    tasks = {(dag_id, name): task for dag_id, dag in dagbag["dags"].items() for name, task in dag["tasks"].items()}
+    pooled = {key for key, task in tasks.items() if task["pool"] == WAREHOUSE_POOL}
+    assert {key for key, task in tasks.items() if task["queue"] == WAREHOUSE_QUEUE} == pooled
+    assert tasks[("tokenstats_ingest", "validate")]["queue"] == VALIDATE_QUEUE
+    assert {task["queue"] for key, task in tasks.items() if key not in pooled and key[1] != "validate"} == {"default"}
 
 
 def test_every_task_retries_and_every_dag_is_documented(dagbag):
