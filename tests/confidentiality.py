@@ -205,6 +205,26 @@ def audit_failures(truth: pl.DataFrame, atoms: pl.DataFrame, rules: Rules, sampl
 # --- the truth, recomputed from the warehouse ------------------------------------------------------------------
 
 
+def finest_cells(rows: pl.DataFrame) -> pl.DataFrame:
+    """Report rows keyed as the finest published cells (use type from the customer type, households as sector
+    HH, _X for a missing compute province or sector) with the province's zone beside; other columns kept."""
+    uses = {r["customer_type"]: r["use_type"] for r in read_code_list("customer_types.csv")}
+    zones = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+    keys = ("customer_type", "region_code", "compute_region_code", "modality", "sector_code")
+    return rows.select(
+        pl.col("customer_type").replace_strict(uses).alias("use_type"),
+        "region_code",
+        pl.col("region_code").replace_strict(zones).alias("zone"),
+        pl.col("compute_region_code").fill_null("_X"),
+        "modality",
+        pl.when(pl.col("customer_type") == "individual")
+        .then(pl.lit("HH"))
+        .otherwise(pl.col("sector_code").fill_null("_X"))
+        .alias("sector_code"),
+        pl.exclude(*keys),
+    )
+
+
 def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each published cell with its true totals and contributors, from the rows of the submissions the release
     used (its manifest), the registry's groups and the code lists; shares no SQL with the marts. Also the finest
@@ -218,23 +238,7 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
             params={"ids": manifest["inputs"]["submissions"]},
         ).pl()
     groups = {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
-    uses = {r["customer_type"]: r["use_type"] for r in read_code_list("customer_types.csv")}
-    zones = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
-    atoms = usage.select(
-        pl.col("customer_type").replace_strict(uses).alias("use_type"),
-        "region_code",
-        pl.col("region_code").replace_strict(zones).alias("zone"),
-        pl.col("compute_region_code").fill_null("_X"),
-        "modality",
-        pl.when(pl.col("customer_type") == "individual")
-        .then(pl.lit("HH"))
-        .otherwise(pl.col("sector_code").fill_null("_X"))
-        .alias("sector_code"),
-        pl.col("provider_id").replace_strict(groups).alias("group"),
-        "tokens",
-        "settlement",
-        "requests",
-    )
+    atoms = finest_cells(usage.with_columns(pl.col("provider_id").replace_strict(groups).alias("group")))
     # every atom counts in each cell that covers it: itself or a total on each dimension, its zone for regions
     expanded = []
     for use in ("use_type", None):

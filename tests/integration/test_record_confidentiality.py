@@ -19,7 +19,7 @@ from pipelines.cli import main
 from pipelines.contract import read_code_list
 from pipelines.generate import generate_month
 from pipelines.registry import read_registry, write_registry
-from tests.confidentiality import assert_release_is_safe
+from tests.confidentiality import assert_release_is_safe, finest_cells
 from tests.oracle import read_reports
 from tests.record_attacker import Attacker, Version
 
@@ -31,7 +31,6 @@ CELL_TABLES = ("national", "by_region", "by_modality", "by_sector", "cube", "com
 COUNTS = ("total_tokens", "input_tokens", "cached_input_tokens", "output_tokens", "requests")
 MEASURES = (*COUNTS, "settlement_amount")
 ZONES = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
-USES = {r["customer_type"]: r["use_type"] for r in read_code_list("customer_types.csv")}
 
 
 @pytest.fixture(scope="module")
@@ -190,20 +189,11 @@ def _atoms(data: Path, release: Path) -> pl.DataFrame:
     submissions = json.loads((release / "manifest.json").read_text())["inputs"]["submissions"]
     paths = [p for s in submissions for p in (data / "archive").rglob(f"{s}/*.parquet")]
     assert len(paths) == len(submissions)
-    rows = read_reports(paths)
-    return rows.select(
-        pl.col("customer_type").replace_strict(USES).alias("use_type"),
-        "region_code",
-        pl.col("compute_region_code").fill_null("_X"),
-        "modality",
-        pl.when(pl.col("customer_type") == "individual")
-        .then(pl.lit("HH"))
-        .otherwise(pl.col("sector_code").fill_null("_X"))
-        .alias("sector_code"),
+    rows = read_reports(paths).with_columns(
         (pl.col("input_tokens") + pl.col("output_tokens")).alias("total_tokens"),
-        "requests",
         pl.col("settlement_amount").cast(pl.Float64),
     )
+    return finest_cells(rows.select(*DIMENSIONS[1:], "customer_type", "total_tokens", "requests", "settlement_amount"))
 
 
 def _cell_values(atoms: dict[tuple, float]):
