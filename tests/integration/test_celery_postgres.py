@@ -38,7 +38,7 @@ import httpx
 import psutil
 import pytest
 
-from pipelines.config import WAREHOUSE_QUEUE
+from pipelines.config import WAREHOUSE_QUEUE, Settings, disclosure_key
 from pipelines.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import (
@@ -217,6 +217,7 @@ def test_two_celery_workers_on_postgres_and_redis(stack_root: Path, tmp_path: Pa
     month = latest_monthly_slot_month(dt.datetime.now(dt.UTC))
     inputs = tmp_path / "inputs"
     generate_month(inputs, month, rows=ROWS, providers=PROVIDERS)
+    disclosure_key(Settings(data_dir=inputs))  # one installation, one secret: the manifests' keyed hashes agree
     # The same files for both runs; copies keep the mtimes (a report's received_at).
     shutil.copytree(inputs, stack_root / "data", symlinks=True)
     reference = prepare_airflow(tmp_path, tmp_path_factory)
