@@ -3,6 +3,8 @@ beside a withheld base would give the base away (share = cell / national total).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import polars as pl
@@ -63,8 +65,12 @@ def test_change_on_the_month_only_where_both_months_are_free(tmp_path: Path):
         None,
         None,
     )
+    files = []
     for name, table in before.items():
-        table.write_parquet(previous / "tables" / f"{name}.parquet")
+        path = previous / "tables" / f"{name}.parquet"
+        table.write_parquet(path)
+        files.append({"path": f"tables/{name}.parquet", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    (previous / "manifest.json").write_text(json.dumps({"files": files}))  # earlier releases are read verified
     now = {"_T": 1100, "East": 1100, "110000": 500, "120000": 600}
     tables = release_tables(
         _cells({"_T": "F", "East": "D", "110000": "F", "120000": "F"}, now), INFO, {}, previous, None
