@@ -12,8 +12,9 @@ version even when the inputs are unchanged.
 **Stages**, each over the run's months, oldest first (a month's change on the previous month is measured
 against the previous month's new release when both are in the run): coverage (who reported; which months
 need a release? if a month's inputs are those of its latest release, nothing more runs for it), marts,
-disclosure control, exports (CSV, Parquet, XLSX, SDMX), bulletin, finalize (manifest, then an atomic
-rename: a release is never visible half-written), analyst snapshot. Tasks that touch the warehouse share
+disclosure control, exports (CSV, Parquet, XLSX, SDMX); then, one mapped task per release labelled by it
+("2026-10 v1"), bulletin and finalize (manifest, then an atomic rename: a release is never visible
+half-written); then the analyst snapshot. Tasks that touch the warehouse share
 the one-slot pool `tokenstats_warehouse` with ingest's load, and its queue `warehouse` (one worker owns the file).
 
 **Unpausing** creates a run for the latest past 5th at once; if that month has no accepted report yet, the
@@ -115,30 +116,33 @@ def tokenstats_publish():
                 export_release(con, ReleasePlan.from_json(plan), settings)
         return plans
 
-    @task
-    def bulletin(plans: list[dict]) -> list[dict]:
+    # One mapped task per release from here on, labelled by it ("2026-09 v1"): whatever the run's dates (a
+    # backfill names run dates), the grid shows which month each release is.
+    @task(map_index_template="{{ release }}")
+    def bulletin(plan: dict) -> dict:
         from pipelines.publish import ReleasePlan, write_release_bulletin
 
-        for plan in plans:
-            write_release_bulletin(ReleasePlan.from_json(plan))
-        return plans
+        get_current_context()["release"] = _label(plan)
+        write_release_bulletin(ReleasePlan.from_json(plan))
+        return plan
 
-    @task
-    def finalize(plans: list[dict]) -> list[str]:
+    @task(map_index_template="{{ release }}")
+    def finalize(plan: dict) -> str:
         from pipelines.publish import ReleasePlan, finalize_release
 
-        folders = [str(finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))) for plan in plans]
-        print(f"released {', '.join(folders)}")
-        return folders
+        get_current_context()["release"] = _label(plan)
+        folder = finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))
+        print(f"released {folder}")
+        return str(folder)
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
-    def snapshot(releases: list[str]) -> str:
+    def snapshot(releases: list[str]) -> str:  # after every release of the run
         from pipelines.snapshot import refresh_snapshot
 
         with _warehouse() as (con, settings):
             return str(refresh_snapshot(con, settings))
 
-    snapshot(finalize(bulletin(exports(disclosure(marts(coverage(reference_months())))))))
+    snapshot(finalize.expand(plan=bulletin.expand(plan=exports(disclosure(marts(coverage(reference_months())))))))
 
 
 @contextlib.contextmanager
@@ -154,6 +158,11 @@ def _warehouse():
 
 def _periods(plans: list[dict]) -> list[str]:
     return [plan["info"]["period"] for plan in plans]
+
+
+def _label(plan: dict) -> str:
+    """A release as the grid labels its tasks: "2026-09 v1"."""
+    return f"{plan['info']['period']} v{plan['info']['version']}"
 
 
 tokenstats_publish_dag = tokenstats_publish()

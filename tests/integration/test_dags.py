@@ -134,6 +134,20 @@ def test_publish_runs_monthly_or_when_the_warehouse_changes(dagbag):
     assert publish["max_active_runs"] == 1
 
 
+def test_the_readmes_backfill_replays_the_reference_months_it_says(airflow):
+    """The README's backfill, as written: run dates August–October are reference months July–September (each
+    run's logical date is the 1st of its month; its release tasks are labelled by month, see the dag.test run)."""
+    airflow.airflow("dags", "reserialize")
+    airflow.airflow("dags", "unpause", "tokenstats_publish")
+    airflow.airflow(
+        "backfill", "create", "--dag-id", "tokenstats_publish", "--from-date", "2026-08-01", "--to-date",
+        "2026-10-31", "--max-active-runs", "1",
+    )  # fmt: skip
+    runs = airflow.dag_runs("tokenstats_publish")
+    assert [r["run_type"] for r in runs] == ["backfill"] * 3
+    assert [r["logical_date"][:10] for r in runs] == ["2026-07-01", "2026-08-01", "2026-09-01"]
+
+
 def test_the_reporting_deadline_is_checked_daily(dagbag):
     deadline = dagbag["dags"]["tokenstats_reporting_deadline"]
     assert (deadline["timetable"], deadline["expression"]) == ("CronTriggerTimetable", "0 8 * * *")
@@ -234,6 +248,12 @@ def test_dag_test_ingests_a_month_with_a_bad_file_then_publishes_it(airflow):
     assert publish.returncode == 0, tail(publish)
     _report_timings(airflow, "tokenstats_publish", time.perf_counter() - started)
     assert set(_states(airflow, "tokenstats_publish").values()) == {"success"}
+    labels = {
+        (t["task_id"], t["rendered_map_index"])
+        for t in airflow.task_instances("tokenstats_publish")
+        if t["task_id"] in ("bulletin", "finalize")
+    }
+    assert labels == {("bulletin", f"{MONTH} v1"), ("finalize", f"{MONTH} v1")}  # the grid names the release
     release = airflow.data_dir / "published" / MONTH / "v1"
     manifest = json.loads((release / "manifest.json").read_text())
     assert manifest["reference_period"] == MONTH and manifest["version"] == 1
