@@ -35,7 +35,18 @@ ZH_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自�
 SHARE_CLASSES = (10.0, 5.0, 2.0, 1.0, 0.0)
 BLUES = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#deebf7")
 INK, MUTED = "#1b2a3a", "#5b6770"
-EMPTY = '<p class="empty">No data published.</p>'
+#: the English and Chinese names of the codes no code list has, by dimension
+SPECIAL_NAMES = {
+    "region_code": {TOTAL: ("China (all provinces)", "全国")},
+    "compute_region_code": {"_X": ("Not reported", "未报告"), TOTAL: ("All data centres", "全部数据中心")},
+    "sector_code": {"_X": ("Unspecified", "未指明"), TOTAL: ("All sectors", "全部行业")},
+    "modality": {TOTAL: ("All modalities", "全部模态")},
+    "use_type": {
+        "final": ("Final use", "最终使用"),
+        "intermediate": ("Intermediate use (resold)", "中间使用（转售）"),
+        TOTAL: ("All uses", "合计"),
+    },
+}
 
 
 @dataclass(frozen=True)
@@ -54,25 +65,24 @@ class Names:
 def read_names() -> Names:
     """The names of every code, from the contract's code lists."""
     provinces = read_code_list("provinces.csv")
-    zones = read_code_list("economic_zones.csv")
-    sectors = read_code_list("sectors.csv")
-    modalities = read_code_list("modalities.csv")
-    region_en = {r["region_code"]: r["name"] for r in provinces} | {r["zone_code"]: f"{r['name']} zone" for r in zones}
-    region_zh = {r["region_code"]: r["name_zh"] for r in provinces} | {r["zone_code"]: r["name_zh"] for r in zones}
-    en = {
-        "region_code": region_en | {TOTAL: "China (all provinces)"},
-        "compute_region_code": region_en | {"_X": "Not reported", TOTAL: "All data centres"},
-        "sector_code": {r["sector_code"]: r["name"] for r in sectors} | {"_X": "Unspecified", TOTAL: "All sectors"},
-        "modality": {r["modality"]: r["name"] for r in modalities} | {TOTAL: "All modalities"},
-        "use_type": {"final": "Final use", "intermediate": "Intermediate use (resold)", TOTAL: "All uses"},
+    regions = [(r["region_code"], r["name"], r["name_zh"]) for r in provinces] + [
+        (r["zone_code"], f"{r['name']} zone", r["name_zh"]) for r in read_code_list("economic_zones.csv")
+    ]
+    listed = {
+        "region_code": regions,
+        "compute_region_code": regions,
+        "sector_code": [(r["sector_code"], r["name"], r["name_zh"]) for r in read_code_list("sectors.csv")],
+        "modality": [(r["modality"], r["name"], r["name_zh"]) for r in read_code_list("modalities.csv")],
+        "use_type": [],
     }
-    zh = {
-        "region_code": region_zh | {TOTAL: "全国"},
-        "compute_region_code": region_zh | {"_X": "未报告", TOTAL: "全部数据中心"},
-        "sector_code": {r["sector_code"]: r["name_zh"] for r in sectors} | {"_X": "未指明", TOTAL: "全部行业"},
-        "modality": {r["modality"]: r["name_zh"] for r in modalities} | {TOTAL: "全部模态"},
-        "use_type": {"final": "最终使用", "intermediate": "中间使用（转售）", TOTAL: "合计"},
-    }
+    en, zh = (
+        {
+            dimension: {code: names[i] for code, *names in codes}
+            | {c: n[i] for c, n in SPECIAL_NAMES[dimension].items()}
+            for dimension, codes in listed.items()
+        }
+        for i in (0, 1)
+    )
     return Names(en, zh, {r["region_code"]: r["economic_zone"] for r in provinces})
 
 
