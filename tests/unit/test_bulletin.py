@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -161,6 +162,52 @@ def test_identical_bytes_on_two_writes(tmp_path: Path):
     first = write_bulletin(tmp_path / "a.html", tables, info).read_bytes()
     second = write_bulletin(tmp_path / "b.html", tables, info).read_bytes()
     assert first == second
+
+
+#: sha256 of the bulletin of the fixture releases (``release_tables``), as published before the bulletin moved to
+#: templates. Another branch pins every release file's digest, so a change here must be meant: when the bulletin is
+#: changed on purpose (text, layout, CSS), or the fixtures or code lists change, check the new page in a browser,
+#: then put the new digests here (printed by the failing assertion) and say why in the commit.
+PINNED = {
+    (1, False): "06bd5463b94c04de9b43ff279d096400e3c51f84a743dc7e82d79d000182ce07",
+    (2, False): "76853b3736707ee7e1fc849c07ac82022057336afa7301103df713fa065affe2",
+    (2, True): "c2cbffd66d4a38ad7866bb709145865807868df02aa9b07088e3e232be862526",
+}
+
+
+@pytest.mark.parametrize(("version", "full"), PINNED)
+def test_the_bytes_are_pinned(tmp_path: Path, version: int, full: bool):
+    tables, info = release_tables(version, full=full)
+    digest = hashlib.sha256(write_bulletin(tmp_path / "b.html", tables, info).read_bytes()).hexdigest()
+    assert digest == PINNED[version, full]
+
+
+def test_names_from_the_data_are_escaped(tmp_path: Path):
+    """Codes the bulletin does not know are shown as they are, so a code with markup must arrive as text, in
+    element content and in attributes alike (escaped as ``html.escape`` does, like every release before)."""
+    tables, info = release_tables(2)
+    hostile = '<b>"O\'Brien" & co</b>'
+
+    def replace(table: str, column: str, code: str, key: str | None = None) -> None:
+        tables[table] = tables[table].with_columns(
+            pl.when(pl.col(key or column) == code).then(pl.lit(hostile)).otherwise(column).alias(column)
+        )
+
+    replace("by_region", "region_code", "110000")
+    replace("by_sector", "sector_code", "I")
+    replace("by_modality", "modality", "code")
+    replace("compute_flows", "compute_region_code", "_X")
+    replace("by_sector", "conf_status", "C", key="sector_code")
+    html = write_bulletin(tmp_path / "hostile.html", tables, info).read_text(encoding="utf-8")
+    escaped = "&lt;b&gt;&quot;O&#x27;Brien&quot; &amp; co&lt;/b&gt;"
+    assert '<b>"O' not in html and "O'Brien" not in html
+    for where in (
+        f'<th scope="row">{escaped}</th>',  # table 1's row
+        f">{escaped}</text>",  # a chart's label
+        f'aria-label="confidential, flag {escaped}">{escaped}</abbr>',  # a flag from the data
+    ):
+        assert where in html, where
+    assert "&#34;" not in html and "&#39;" not in html
 
 
 def test_missing_and_empty_tables_still_render(tmp_path: Path):
