@@ -30,21 +30,14 @@ import numpy as np
 import polars as pl
 
 from pipelines.disclosure import FREE, GROUP, TOTAL, Rules, primary_status, rule_figures
+from pipelines.release_model import ReleaseInfo
 from pipelines.warehouse import run_sql
 
 ITEM = ("provider_id", "model_id", "modality")
 CELL = ("month", "modality")
 WINDOW = 13  # months of the GEKS window
 ESTIMATED = "E"
-COLUMNS = {
-    "month": "Month of the index value (YYYY-MM)",
-    "modality": "Modality of the tokens; _T all modalities",
-    "price_index": "Token price index, chained monthly Törnqvist over matched models (headline); first month = 100",
-    "change_on_previous_month_pct": "Change of the headline index on the previous month, where both are published",
-    "geks_index": "GEKS-Törnqvist index, 13-month window, mean splice; first month = 100",
-    "unit_value_index": "Unit-value index: settlement per million tokens of all tokens; first month = 100",
-    "matched_items": "Items (provider, model, modality) sold in this month and the previous one",
-}
+VALUES = ("price_index", "change_on_previous_month_pct", "geks_index", "unit_value_index", "matched_items")
 
 
 def elementary_aggregates(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
@@ -59,9 +52,11 @@ def elementary_aggregates(con: duckdb.DuckDBPyConnection, period: str) -> pl.Dat
     )
 
 
-def build_price_index(con: duckdb.DuckDBPyConnection, period: str, obs_status: str, rules: Rules) -> pl.DataFrame:
-    """The release's ``price_index`` table: every month up to ``period``, per modality and ``_T``."""
-    return price_index_table(elementary_aggregates(con, period), period, obs_status, rules)
+def build_price_index(con: duckdb.DuckDBPyConnection, info: ReleaseInfo, rules: Rules) -> pl.DataFrame:
+    """The release's ``price_index`` table: every month up to the release's, per modality and ``_T``; values
+    provisional (``P``) in a first release, like its cells."""
+    aggregates = elementary_aggregates(con, info.period)
+    return price_index_table(aggregates, info.period, "P" if info.provisional else "A", rules)
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,21 @@ year in which new, cheaper models take share (the quality effect the matched ind
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import polars as pl
 import pytest
+from openpyxl import load_workbook
+from pysdmx.io import get_datasets, read_sdmx
 
 from pipelines.config import Settings
 from pipelines.disclosure import Rules
 from pipelines.generate import generate_month
 from pipelines.price_index import Panel, elementary_aggregates, price_index_table
+from pipelines.price_index_sdmx import write_price_index_sdmx
+from pipelines.release_model import ReleaseInfo
 from pipelines.warehouse import load_reference_tables, open_warehouse, run_sql
+from pipelines.workbook import write_workbook
 
 OPEN = Rules(min_contributors=1, dominance_p_percent=-100.0)  # every cell free (never dominated): formulas alone
 MONTHS = ["2026-01", "2026-02", "2026-03"]
@@ -107,6 +113,32 @@ def test_a_link_from_two_groups_is_withheld_and_bridged_by_the_all_modality_link
     assert march["price_index"] == pytest.approx(total[1] * math.exp(own_march), rel=1e-9)
     withheld = 100 * math.exp(panel.log_tornqvist(0, 1))
     assert f"{withheld:.5f}"[:-1] not in table.write_csv()
+
+
+def test_formats_carry_the_index_and_leave_withheld_values_empty(tmp_path: Path):
+    info = ReleaseInfo("2026-03", 2, 1, "test", "1")
+    video = _items([*HAND[:2], ((120, 8), (150, 12))], "video", groups="AA")
+    table = price_index_table(pl.DataFrame(_items(HAND) + video), "2026-03", "A", OPEN)
+    table = table.with_columns(  # one row withheld, its value left in place: the writers must blank it
+        pl.when(pl.col("modality") == "video").then(pl.lit("O")).otherwise(pl.col("conf_status")).alias("conf_status")
+    )
+    structure, data = write_price_index_sdmx(tmp_path / "sdmx", table, info)
+    workbook = write_workbook(tmp_path / "book.xlsx", {"price_index": table}, info)
+    message = read_sdmx(structure, validate=True)  # XSD-validated
+    assert {f.id for f in message.get_dataflows()} == {"DF_TOKEN_PRICES_M"}
+    (dataset,) = get_datasets(data, structure)
+    observations = dataset.data
+    free = observations[observations["CONF_STATUS"] == "F"]
+    text = table.filter(pl.col("modality") == "text").to_dicts()
+    index = free[(free["MODALITY"] == "text") & (free["MEASURE"] == "PRICE_INDEX")].sort_values("TIME_PERIOD")
+    assert [float(v) for v in index["OBS_VALUE"]] == pytest.approx([r["price_index"] for r in text], rel=1e-12)
+    withheld = observations[observations["MODALITY"] == "video"]
+    assert len(withheld) and withheld["OBS_VALUE"].isna().all()
+    assert set(observations["OBS_STATUS"]) == {"A"}
+    video = table.filter(pl.col("modality") == "video", pl.col("month") == "2026-03")["price_index"].item()
+    sheet = load_workbook(workbook)["price_index"]
+    assert all(video not in [c.value for c in row] for row in sheet.iter_rows())
+    assert f"{video:.7f}"[:-2] not in data.read_text()
 
 
 # --- a generated year ------------------------------------------------------------------------------------------
