@@ -8,8 +8,8 @@ and for all modalities (``_T``), each 100 in its first month:
   ln(I_t / I_{t-1}) = Σ_i ½(w_{i,t-1} + w_{i,t}) · ln(p_{i,t} / p_{i,t-1}), w an item's share of the matched items'
   settlement in that month (within the modality; over every matched item for ``_T``);
 - a **GEKS-Törnqvist** over a 13-month window (every month's bilateral Törnqvist against every other), linked to
-  the published series by a mean splice: free of chain drift, at the cost of revising nothing and being harder
-  to explain;
+  the published series by a mean splice: free of chain drift within the window, at the cost of a choice of
+  window and splice and of being harder to explain;
 - the **unit-value** index: all tokens, matched or not, settlement per million tokens against the first month.
   It moves with the mix: when new, cheaper models take share it falls faster than the matched indices.
 

@@ -13,10 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 import polars as pl
-from msgspec.structs import replace
-from pysdmx.io import write_sdmx as pysdmx_write
-from pysdmx.io.format import Format
-from pysdmx.io.pd import PandasDataset
 from pysdmx.model import (
     Codelist,
     Component,
@@ -29,12 +25,9 @@ from pysdmx.model import (
     ItemReference,
     Role,
 )
-from pysdmx.model.__base import Organisation
-from pysdmx.model.dataset import ActionType
-from pysdmx.model.message import Header
 
 from pipelines.release_model import AGENCY, ReleaseInfo
-from pipelines.sdmx import VERSION, _code, _codelists, _finish_xml, _plain, _prepared
+from pipelines.sdmx import VERSION, _code, _codelists, _plain, write_dataflow
 
 DATAFLOW_ID = "DF_TOKEN_PRICES_M"
 DSD_ID = "DSD_TOKEN_PRICES"
@@ -72,11 +65,6 @@ def write_price_index_sdmx(folder: Path, index: pl.DataFrame, release: ReleaseIn
         description="Price of AI model tokens from the amounts settled for final use, per modality and for all",
         structure=dsd,
     )
-    header = Header(
-        id=f"{AGENCY}_PRICES_{release.period}_V{release.version}".replace("-", "_"),
-        prepared=_prepared(release.period),
-        sender=Organisation(id=AGENCY),
-    )
     scheme = ConceptScheme(
         id=CONCEPT_SCHEME,
         agency=AGENCY,
@@ -84,21 +72,9 @@ def write_price_index_sdmx(folder: Path, index: pl.DataFrame, release: ReleaseIn
         name="TokenStats price index concepts",
         items=[Concept(id=c, name=n, description=d) for c, (n, d) in CONCEPTS.items()],
     )
-    xml = pysdmx_write(
-        [*codelists.values(), scheme, dsd, dataflow], Format.STRUCTURE_SDMX_ML_3_0, header=header, prettyprint=True
-    )
-    structure = folder / "price_index_structure.xml"
-    structure.write_bytes(_finish_xml(xml))
-    schema = dsd.to_schema()  # OBS_VALUE written as our plain decimal text, as sdmx.py does
-    components = [replace(c, local_dtype=DataType.STRING) if c.id == "OBS_VALUE" else c for c in schema.components]
-    schema = replace(schema, context="dataflow", id=DATAFLOW_ID, components=Components(components))
-    data = folder / "price_index_data.csv"
-    csv = pysdmx_write(
-        PandasDataset(structure=schema, data=_observations(index), action=ActionType.Information),
-        Format.DATA_SDMX_CSV_2_0_0,
-    )
-    data.write_bytes(csv.encode("utf-8"))
-    return [structure, data]
+    header_id = f"{AGENCY}_PRICES_{release.period}_V{release.version}".replace("-", "_")
+    artefacts = [*codelists.values(), scheme, dsd]
+    return write_dataflow(folder, "price_index_", artefacts, dataflow, header_id, release.period, _observations(index))
 
 
 def _price_codelists() -> dict[str, Codelist]:

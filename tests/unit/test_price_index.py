@@ -14,10 +14,11 @@ from pysdmx.io import get_datasets, read_sdmx
 from pipelines.config import Settings
 from pipelines.disclosure import Rules
 from pipelines.generate import generate_month
+from pipelines.marts import build_marts
 from pipelines.price_index import Panel, elementary_aggregates, price_index_table
 from pipelines.price_index_sdmx import write_price_index_sdmx
 from pipelines.release_model import ReleaseInfo
-from pipelines.warehouse import load_reference_tables, open_warehouse, run_sql
+from pipelines.warehouse import load_reference_tables, open_warehouse, run_sql, sql_text
 from pipelines.workbook import write_workbook
 
 OPEN = Rules(min_contributors=1, dominance_p_percent=-100.0)  # every cell free (never dominated): formulas alone
@@ -147,8 +148,8 @@ YEAR = [f"{2025 + (m + 10) // 12}-{(m + 10) % 12 + 1:02d}" for m in range(12)]  
 
 
 @pytest.fixture(scope="module")
-def year_index(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
-    """Twelve generated months loaded straight into a warehouse (ingest has its own tests), then the index."""
+def year(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Twelve generated months loaded straight into a warehouse (ingest has its own tests)."""
     data = tmp_path_factory.mktemp("year") / "data"
     settings = Settings.from_env(data_dir=data)
     for period in YEAR:
@@ -177,6 +178,12 @@ def year_index(tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
                 contract_version="1",
             )
             run_sql(con, "ingest/insert_usage", submission_id=submission, path=str(path)).fetchall()
+    return settings
+
+
+@pytest.fixture(scope="module")
+def year_index(year: Settings) -> pl.DataFrame:
+    with open_warehouse(year) as con:
         aggregates = elementary_aggregates(con, YEAR[-1])
     # Without confidentiality: small modalities of a small sample are often dominated by the largest provider,
     # and the year is about the index, not its protection (tested above and on every release).
@@ -204,3 +211,18 @@ def test_the_year_is_one_series_from_a_base_of_100(year_index: pl.DataFrame):
     assert sorted(year_index["month"].unique()) == YEAR
     assert year_index.filter(pl.col("month") > YEAR[0], pl.col("modality") == "_T")["matched_items"].min() > 10
     assert year_index.height == 12 * 6 and set(year_index["conf_status"]) == {"F"}
+
+
+def test_the_analysts_price_relatives_are_each_items_unit_value_on_the_previous_month(year: Settings):
+    with open_warehouse(year) as con:
+        build_marts(con, YEAR[-1])  # the other views read the marts
+        con.execute(sql_text("snapshot/analyst_views"))
+        relatives = con.sql("select * from analyst.price_relatives").pl()
+    first = relatives.filter(pl.col("report_period") == YEAR[0])
+    assert first["price_relative"].null_count() == first.height
+    later = relatives.filter(pl.col("price_relative").is_not_null()).sort("provider_id", "model_id", "report_period")
+    assert later.height > 100
+    median = later.group_by("modality").agg(pl.col("price_relative").cast(pl.Float64).median())
+    by_modality = dict(median.iter_rows())
+    assert by_modality["text"] < by_modality["video"] < 1  # text prices fall fastest
+    assert set(relatives.columns) >= {"enterprise_group", "unit_value", "total_tokens", "settlement_amount"}
