@@ -27,6 +27,7 @@ from pysdmx.model import (
 )
 
 from pipelines.release_model import AGENCY, ReleaseInfo
+from pipelines.sdmx import CONCEPTS as CELL_CONCEPTS
 from pipelines.sdmx import VERSION, _code, _codelists, _plain, write_dataflow
 
 DATAFLOW_ID = "DF_TOKEN_PRICES_M"
@@ -41,14 +42,10 @@ MEASURES = {
     "matched_items": ("MATCHED_ITEMS", "Items (provider, model, modality) sold in the month and the previous one", "N"),
 }
 UNITS = {"IX": "Index, first month = 100", "PC": "Percent", "N": "Number"}
+SHARED_CONCEPTS = ("MODALITY", "TIME_PERIOD", "OBS_VALUE", "OBS_STATUS", "CONF_STATUS", "UNIT_MEASURE")
 CONCEPTS = {
-    "MODALITY": ("Modality", "Modality of the tokens; _T all modalities"),
     "MEASURE": ("Measure", "Which index, its change, or the count of matched items"),
-    "TIME_PERIOD": ("Time period", "Month of the index value"),
-    "OBS_VALUE": ("Observation value", "Empty for a withheld (confidential) value"),
-    "OBS_STATUS": ("Observation status", "A normal, P provisional, E estimated (a withheld link bridged)"),
-    "CONF_STATUS": ("Confidentiality status", "F free; A, O confidential: the value is not published"),
-    "UNIT_MEASURE": ("Unit of measure", None),
+    **{concept: CELL_CONCEPTS[concept] for concept in SHARED_CONCEPTS},  # one definition for both dataflows
 }
 
 
@@ -57,21 +54,10 @@ def write_price_index_sdmx(folder: Path, index: pl.DataFrame, release: ReleaseIn
     folder.mkdir(parents=True, exist_ok=True)
     codelists = _price_codelists()
     dsd = _dsd(codelists)
-    dataflow = Dataflow(
-        id=DATAFLOW_ID,
-        agency=AGENCY,
-        version=VERSION,
-        name="Token price index, monthly",
-        description="Price of AI model tokens from the amounts settled for final use, per modality and for all",
-        structure=dsd,
-    )
-    scheme = ConceptScheme(
-        id=CONCEPT_SCHEME,
-        agency=AGENCY,
-        version=VERSION,
-        name="TokenStats price index concepts",
-        items=[Concept(id=c, name=n, description=d) for c, (n, d) in CONCEPTS.items()],
-    )
+    description = "Price of AI model tokens from the amounts settled for final use, per modality and for all"
+    dataflow = _ours(Dataflow, DATAFLOW_ID, "Token price index, monthly", description=description, structure=dsd)
+    concepts = [Concept(id=c, name=n, description=d) for c, (n, d) in CONCEPTS.items()]
+    scheme = _ours(ConceptScheme, CONCEPT_SCHEME, "TokenStats price index concepts", items=concepts)
     header_id = f"{AGENCY}_PRICES_{release.period}_V{release.version}".replace("-", "_")
     artefacts = [*codelists.values(), scheme, dsd]
     return write_dataflow(folder, "price_index_", artefacts, dataflow, header_id, release.period, _observations(index))
@@ -85,11 +71,13 @@ def _price_codelists() -> dict[str, Codelist]:
     }
     return {
         **{id_: shared[id_] for id_ in ("CL_MODALITY", "CL_OBS_STATUS", "CL_CONF_STATUS")},
-        **{
-            id_: Codelist(id=id_, agency=AGENCY, version=VERSION, name=name, items=codes)
-            for id_, (name, codes) in own.items()
-        },
+        **{id_: _ours(Codelist, id_, name, items=codes) for id_, (name, codes) in own.items()},
     }
+
+
+def _ours(kind: type, id_: str, name: str, **fields: object):
+    """A structure artefact of the bureau's (agency TOKENSTATS, version VERSION)."""
+    return kind(id=id_, agency=AGENCY, version=VERSION, name=name, **fields)
 
 
 def _component(id_: str, role: Role, dtype: DataType | None = None, **extra: object) -> Component:
@@ -107,9 +95,7 @@ def _dsd(codelists: dict[str, Codelist]) -> DataStructureDefinition:
         _component("CONF_STATUS", Role.ATTRIBUTE, local_codes=codelists["CL_CONF_STATUS"], attachment_level="O"),
         _component("UNIT_MEASURE", Role.ATTRIBUTE, local_codes=codelists["CL_PRICE_UNIT"], attachment_level="MEASURE"),
     ]
-    return DataStructureDefinition(
-        id=DSD_ID, agency=AGENCY, version=VERSION, name="Token price index", components=Components(components)
-    )
+    return _ours(DataStructureDefinition, DSD_ID, "Token price index", components=Components(components))
 
 
 def _observations(index: pl.DataFrame) -> pd.DataFrame:

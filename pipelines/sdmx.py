@@ -186,7 +186,7 @@ CONCEPTS = {
     "MEASURE": ("Measure", "What is measured; each measure has one unit (UNIT_MEASURE)"),
     "TIME_PERIOD": ("Time period", "Reference month (Beijing calendar)"),
     "OBS_VALUE": ("Observation value", "Empty for a confidential (suppressed) cell"),
-    "OBS_STATUS": ("Observation status", "A normal, P provisional (first release of a month)"),
+    "OBS_STATUS": ("Observation status", "A normal, P provisional (first release of a month), E estimated"),
     "CONF_STATUS": ("Confidentiality status", "F free; A, O, D confidential: the value is not published"),
     "UNIT_MEASURE": ("Unit of measure", None),
 }
