@@ -16,9 +16,10 @@ and for all modalities (``_T``), each 100 in its first month:
 **Confidentiality.** A month's link is a cell: its matched items must come from at least ``min_contributors``
 enterprise groups, none dominant by the p% rule on either month's settlement (``disclosure.primary_status``, the
 rules of every cell); the month's unit value likewise over all its items. A row failing either is withheld
-(``A`` or ``O``, every value and count empty, and the change on the next month too). So that the withheld link cannot be
-read from later levels, the chain continues with the all-modality link in its place (or no change, for ``_T``),
-and the later levels are flagged ``E``.
+(``A`` or ``O``, every value and count empty, and the change on the next month too). So that the withheld link
+cannot be read from later levels, the chain continues with the all-modality link in its place (or no change, for
+``_T``), and the later levels are flagged ``E``. A unit value is a published cell's price (final use of the
+modality) against the first month's: it appears only where that cell is free (``build_price_index``).
 """
 
 from __future__ import annotations
@@ -56,7 +57,19 @@ def build_price_index(con: duckdb.DuckDBPyConnection, info: ReleaseInfo, rules: 
     """The release's ``price_index`` table: every month up to the release's, per modality and ``_T``; values
     provisional (``P``) in a first release, like its cells."""
     aggregates = elementary_aggregates(con, info.period)
-    return price_index_table(aggregates, info.period, "P" if info.provisional else "A", rules)
+    table = price_index_table(aggregates, info.period, "P" if info.provisional else "A", rules)
+    # A unit value is a published cell's price against the first month's: only beside a free cell (as a price).
+    cells = run_sql(con, "price_index/unit_value_cells", period=info.period).pl()
+    free_cell = pl.col("cell_status") == FREE
+    return (
+        table.join(cells, on=list(CELL), how="left")
+        .with_columns(
+            pl.when(free_cell & (pl.col("conf_status") == FREE))
+            .then(pl.col("unit_value_index"))
+            .alias("unit_value_index")
+        )
+        .select(table.columns)
+    )
 
 
 @dataclass(frozen=True)

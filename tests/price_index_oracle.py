@@ -89,11 +89,16 @@ def price_index_failures(release: Path, items: pl.DataFrame, rules: Rules, texts
     if not path.exists():
         return [f"{release}: no price_index table"]
     truth = true_series(items)
+    cells = pl.read_parquet(release / "tables" / "by_modality.parquet")
+    free_cells = set(cells.filter(pl.col("conf_status") == "F")["modality"])
+    period = cells["reference_period"][0]
     problems = []
     estimated = set()
     for row in pl.read_parquet(path).sort("month").iter_rows(named=True):
         key = (row["month"], row["modality"])
         true = truth[key]
+        if row["month"] == period and row["unit_value_index"] is not None and row["modality"] not in free_cells:
+            problems.append(f"{key}: a unit value beside a withheld cell gives its price away")
         if row["obs_status"] == "E":
             estimated.add(row["modality"])
         if row["conf_status"] != "F":
