@@ -180,7 +180,7 @@ def price_index_table(aggregates: pl.DataFrame, period: str, obs_status: str, ru
         pl.lit(period).alias("reference_period"),
         "month",
         "modality",
-        *(pl.when(free).then(pl.col(c).round(9)).alias(c) for c in ("price_index",)),
+        pl.when(free).then(pl.col("price_index").round(9)).alias("price_index"),
         pl.when(free & previous_free).then(change.round(6)).alias("change_on_previous_month_pct"),
         *(pl.when(free).then(pl.col(c).round(9)).alias(c) for c in ("geks_index", "unit_value_index")),
         pl.when(free).then(pl.col("matched_items")).alias("matched_items"),
@@ -194,6 +194,7 @@ def _series_rows(
 ) -> tuple[pl.DataFrame, dict[str, float]]:
     """One series' rows (index levels, flags) and the links it chained, by month."""
     months = panel.months
+    keys = [(m, name) for m in months]
     link_flags = cell_status({(months[t], name): panel.link_contributions(t) for t in range(1, len(months))}, rules)
     month_flags = cell_status({(m, name): panel.month_contributions(t) for t, m in enumerate(months)}, rules)
     links = panel.chained_links()
@@ -206,10 +207,8 @@ def _series_rows(
         chained.append(chained[-1] + link)
         estimated.append(estimated[-1] or not own)
     unit_values = panel.unit_values()
-    conf = [
-        link_flags.get((m, name), FREE) if link_flags.get((m, name), FREE) != FREE else month_flags.get((m, name), FREE)
-        for m in months
-    ]
+    # the link's flag first (A or O), else the month's
+    conf = [next((f for f in (link_flags.get(k), month_flags.get(k)) if f not in (None, FREE)), FREE) for k in keys]
     rows = pl.DataFrame(
         {
             "month": months,
