@@ -258,7 +258,7 @@ def _dsd(codelists: dict[str, Codelist]) -> DataStructureDefinition:
     )
 
 
-def _writing_schema(dsd: DataStructureDefinition, dataflow_id: str = DATAFLOW_ID):
+def _writing_schema(dsd: DataStructureDefinition, dataflow_id: str):
     """The schema the CSV is written with: the dataflow as STRUCTURE, OBS_VALUE kept as our pre-formatted text
     (pysdmx would cast Decimal to float64 and print 42.0 or 1e+20)."""
     schema = dsd.to_schema()
