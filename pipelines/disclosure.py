@@ -91,16 +91,16 @@ def zone_of_province() -> dict[str, str]:
     return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
 
 
-def measures_of(cell_groups: pl.DataFrame) -> list[str]:
-    return [c for c in cell_groups.columns if c not in (*DIMENSIONS, GROUP)]
+def measures_of(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> list[str]:
+    return [c for c in cell_groups.columns if c not in (*keys, GROUP)]
 
 
-def rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
-    """Per cell: the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
+def rule_figures(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> pl.DataFrame:
+    """Per cell (``keys``): the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
     magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
-    measures = measures_of(cell_groups)
+    measures = measures_of(cell_groups, keys)
     magnitudes = cell_groups.with_columns(pl.col(measures).cast(pl.Float64).abs())
-    return magnitudes.group_by(DIMENSIONS).agg(
+    return magnitudes.group_by(keys).agg(
         pl.any_horizontal(pl.col(measures) > 0).sum().alias("contributors"),
         *(pl.col(m).sum().alias(f"{m}:sum") for m in measures),
         *(pl.col(m).max().alias(f"{m}:top1") for m in measures),

@@ -3,8 +3,10 @@
 The shape follows what the bureau sees: a handful of large providers and a long tail, eastern provinces
 dominant, text far ahead of code, image, audio and video, sector I dominant among enterprises, a share of
 reseller rows, compute served from the national hub provinces, weekday seasonality and prices per million
-tokens that differ by modality and model. National volume is about 3x10^15 tokens a month whatever the row
-count: more rows only means finer detail.
+tokens that differ by modality and model. Each provider has a line of models per modality, the same from month to
+month: a new generation every ``GENERATION_MONTHS`` enters cheaper and becomes the most used, the oldest leaves,
+and every model's price falls at a rate of its modality (text fastest). National volume is about 3x10^15 tokens a
+month whatever the row count: more rows only means finer detail.
 
 Reports stream to disk a row group at a time, so memory stays bounded at any size, and each is written to
 a temporary name and renamed, so ingest never sees half a file. The same seed gives the same bytes.
@@ -41,6 +43,10 @@ OUTPUT_SHARE = [0.25, 0.30, 0.60, 0.50, 0.70]
 TOKENS_PER_REQUEST = [1800, 4500, 1200, 900, 6000]
 INPUT_PRICE_RANGE = [(0.5, 40.0), (1.0, 30.0), (20.0, 150.0), (10.0, 80.0), (40.0, 300.0)]  # yuan per million
 PRICE_FACTOR_BY_CUSTOMER = [1.0, 0.9, 1.0, 0.7]
+MONTHLY_PRICE_DECLINE = [0.045, 0.035, 0.025, 0.02, 0.01]  # a model's price falls this much a month, by modality
+GENERATION_MONTHS = 3  # a provider launches a new generation of each modality's model this often
+LAUNCH_DISCOUNT = 0.9  # a new generation's price against the previous one's, at the same time
+FIRST_GENERATION = 30  # model versions are named from this generation number (3.0) at 2026-10
 PROVINCE_WEIGHT = {
     "440000": 14,
     "110000": 12,
@@ -137,6 +143,42 @@ KINDS = ["cloud", "ai", "models", "tech", "intelligence"]
 
 
 @dataclass(frozen=True)
+class _Lineup:
+    """One provider's models, stable across months: the generation on sale and its price, by modality."""
+
+    seed: int
+    provider_index: int
+    phase: np.ndarray  # months into its generation cycle at 2026-10, by modality
+    base_price: np.ndarray  # yuan per million input tokens of the newest model at 2026-10, by modality
+
+    @classmethod
+    def draw(cls, seed: int, provider_index: int) -> _Lineup:
+        rng = np.random.default_rng([seed, 2, provider_index])
+        low, high = np.log(np.array(INPUT_PRICE_RANGE)).T
+        return cls(seed, provider_index, rng.integers(GENERATION_MONTHS, size=5), np.exp(rng.uniform(low, high)))
+
+    def models(self, period: str, per_modality: int) -> list[tuple[int, str, float, float]]:
+        """(modality, model_id, input price, output price) of the ``per_modality`` newest generations of each
+        modality on sale in ``period``, newest (most used) first."""
+        month = _months_from_anchor(period)
+        catalogue = []
+        for m in range(5):
+            newest = (month + int(self.phase[m])) // GENERATION_MONTHS
+            for generation in range(newest, newest - per_modality, -1):
+                rng = np.random.default_rng([self.seed, 3, self.provider_index, m, generation + 1000])
+                price = (
+                    self.base_price[m]
+                    * LAUNCH_DISCOUNT**generation
+                    * np.exp(-MONTHLY_PRICE_DECLINE[m] * month)
+                    * rng.lognormal(0.0, 0.15)
+                )
+                version = FIRST_GENERATION + generation
+                name = f"{MODALITIES[m]}-{version // 10}.{version % 10}"
+                catalogue.append((m, name, price, price * rng.uniform(2.0, 4.0)))
+        return catalogue
+
+
+@dataclass(frozen=True)
 class GeneratedReport:
     provider_id: str
     path: Path
@@ -194,7 +236,8 @@ def generate_month(
         target = data_dir / "inbox" / provider.provider_id / f"{provider.provider_id}_{period}.parquet"
         rng = np.random.default_rng([seed, 1, index, *map(int, period.split("-"))])
         monthly_tokens = NATIONAL_MONTHLY_TOKENS * shares[index] * _month_growth(period)
-        chunks = _report_chunks(provider, period, rows_by_provider[index], monthly_tokens, rng, registry)
+        lineup = _Lineup.draw(seed, index)
+        chunks = _report_chunks(provider, period, rows_by_provider[index], monthly_tokens, rng, registry, lineup)
         written = _write_report(target, chunks, fault, registry, index)
         reports.append(GeneratedReport(provider.provider_id, target, written, fault))
     return reports
@@ -249,10 +292,14 @@ def _split_rows(total: int, shares: np.ndarray) -> list[int]:
     return [int(c) for c in counts]
 
 
+def _months_from_anchor(period: str) -> int:
+    year, month = (int(x) for x in period.split("-"))
+    return (year - 2026) * 12 + month - 10
+
+
 def _month_growth(period: str) -> float:
     """National volume grows about 4% a month (relative to 2026-10)."""
-    year, month = (int(x) for x in period.split("-"))
-    return 1.04 ** ((year - 2026) * 12 + month - 10)
+    return 1.04 ** _months_from_anchor(period)
 
 
 def _weights(mapping: dict[str, float], codes: list[str]) -> np.ndarray:
@@ -277,7 +324,13 @@ class _Series:
 
 
 def _sample_series(
-    provider: Provider, count: int, rng: np.random.Generator, provinces: list[str], sections: list[str]
+    provider: Provider,
+    period: str,
+    count: int,
+    rng: np.random.Generator,
+    provinces: list[str],
+    sections: list[str],
+    lineup: _Lineup,
 ) -> _Series:
     region_w = _weights(PROVINCE_WEIGHT, provinces) * rng.dirichlet(np.full(len(provinces), 20.0))
     region_w[provinces.index(provider.registered_province)] *= 2.0
@@ -292,19 +345,18 @@ def _sample_series(
         rows = customer_type == ctype
         sector[rows] = rng.choice(len(sections), int(rows.sum()), p=_weights(weights, sections))
 
-    # A model catalogue per modality; large providers (more series) list more models.
+    # A model catalogue per modality; large providers (more series) list more models, the newest most used.
     per_modality = max(1, min(12, int(np.log10(count + 1) * 2)))
     brand = provider.provider_id.split("-")[0][:3]
-    catalogue = [
-        (m, f"{brand}-{MODALITIES[m]}-{v + 1}.{int(rng.integers(10))}") for m in range(5) for v in range(per_modality)
-    ]
+    lineup_models = lineup.models(period, per_modality)
+    catalogue = [(m, f"{brand}-{name}") for m, name, _, _ in lineup_models]
+    _skip_former_model_draws(rng, len(catalogue))
     zipf = 1.0 / np.arange(1, per_modality + 1) ** 1.1
     pick = rng.choice(per_modality, count, p=zipf / zipf.sum())
     model = modality * per_modality + pick
-    low = np.array([INPUT_PRICE_RANGE[m][0] for m, _ in catalogue])
-    high = np.array([INPUT_PRICE_RANGE[m][1] for m, _ in catalogue])
-    model_input_price = np.exp(rng.uniform(np.log(low), np.log(high)))
-    model_output_price = model_input_price * rng.uniform(2.0, 4.0, len(catalogue))
+    _skip_former_model_draws(rng, 0, prices=len(catalogue))
+    model_input_price = np.array([price for _, _, price, _ in lineup_models])
+    model_output_price = np.array([price for _, _, _, price in lineup_models])
     model_ids = [name for _, name in catalogue]
 
     # The same slice drawn twice is another deployment of the model (a customer's fine-tune).
@@ -343,6 +395,16 @@ def _sample_series(
     )
 
 
+def _skip_former_model_draws(rng: np.random.Generator, names: int, prices: int = 0) -> None:
+    """Take the draws that named and priced a month's models before models were stable across months (now
+    ``_Lineup``), so every other column of a generated month keeps its values."""
+    for _ in range(names):
+        rng.integers(10)
+    if prices:
+        rng.uniform(np.zeros(prices), np.ones(prices))
+        rng.uniform(2.0, 4.0, prices)
+
+
 def _day_factors(days: list[dt.date]) -> np.ndarray:
     """Relative volume by customer type (rows) and day (columns): offices work weekdays, people weekends."""
     weekend = np.array([d.weekday() >= 5 for d in days])
@@ -359,6 +421,7 @@ def _report_chunks(
     monthly_tokens: float,
     rng: np.random.Generator,
     registry: list[Provider],
+    lineup: _Lineup,
 ) -> Iterator[pa.Table]:
     """The report as Arrow tables of about ROW_GROUP_ROWS rows each, day by day."""
     provinces = [r["region_code"] for r in read_code_list("provinces.csv")]
@@ -368,7 +431,7 @@ def _report_chunks(
     count = full + (1 if extra else 0)
     if count == 0:
         return
-    series = _sample_series(provider, count, rng, provinces, sections)
+    series = _sample_series(provider, period, count, rng, provinces, sections, lineup)
     # The last slice started mid-month when rows do not divide evenly into days.
     last_series_days = extra if extra else len(days)
 

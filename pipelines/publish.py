@@ -40,6 +40,7 @@ from pipelines.marts import (
     slice_tables,
 )
 from pipelines.periods import previous_period
+from pipelines.price_index import build_price_index
 from pipelines.reasons import write_json
 from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
@@ -312,6 +313,7 @@ def plan_releases(
 
 def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: Settings) -> Path:
     """Stage "exports": the tables as CSV, Parquet, XLSX and SDMX into the staging folder."""
+    from pipelines.price_index_sdmx import write_price_index_sdmx
     from pipelines.sdmx import write_sdmx
     from pipelines.workbook import write_workbook
 
@@ -321,6 +323,7 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
         raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
     tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
+    tables["price_index"] = build_price_index(con, info, settings.disclosure_rules)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():
@@ -329,6 +332,7 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
         crash_point("release.table_written")
     write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
     write_sdmx(plan.staging / "sdmx", tables, info)
+    write_price_index_sdmx(plan.staging / "sdmx", tables["price_index"], info)
     certificate = run_sql(con, "publish/month_certificate", period=info.period).fetchall()
     (plan.staging / CERTIFICATE).write_text(certificate[0][0] if certificate else "null", encoding="utf-8")
     crash_point("release.after_exports")

@@ -52,7 +52,7 @@ MEASURES = {
         "percent",
     ),
 }
-OBS_STATUS = {"A": "Normal value", "P": "Provisional value"}
+OBS_STATUS = {"A": "Normal value", "P": "Provisional value", "E": "Estimated value"}
 CONF_STATUS = {
     "F": "Free: published",
     "A": "Primary confidential: fewer contributing enterprise groups than the threshold",

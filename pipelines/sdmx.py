@@ -90,23 +90,32 @@ def write_sdmx(folder: Path, tables: dict[str, pl.DataFrame], release: ReleaseIn
         "modality and sector, from the monthly reports of registered providers",
         structure=dsd,
     )
-    header = Header(
-        id=f"{AGENCY}_{release.period}_V{release.version}".replace("-", "_"),
-        prepared=_prepared(release.period),
-        sender=Organisation(id=AGENCY),
-    )
-    xml = pysdmx_write(
-        [*codelists.values(), _concept_scheme(), dsd, dataflow],
-        Format.STRUCTURE_SDMX_ML_3_0,
-        header=header,
-        prettyprint=True,
-    )
-    structure = folder / "structure.xml"
-    structure.write_bytes(_finish_xml(xml))
-    data = folder / "data.csv"
+    artefacts = [*codelists.values(), _concept_scheme(), dsd]
+    header_id = f"{AGENCY}_{release.period}_V{release.version}".replace("-", "_")
     observations = _observations(tables, release, codelists)
+    return write_dataflow(folder, "", artefacts, dataflow, header_id, release.period, observations)
+
+
+def write_dataflow(
+    folder: Path,
+    prefix: str,
+    artefacts: list,
+    dataflow: Dataflow,
+    header_id: str,
+    period: str,
+    observations: pd.DataFrame,
+) -> list[Path]:
+    """Write ``<prefix>structure.xml`` (the artefacts and the dataflow, SDMX-ML 3.0) and ``<prefix>data.csv``
+    (the observations, SDMX-CSV 2.0, OBS_VALUE as the text given) into ``folder``; return both paths."""
+    header = Header(id=header_id, prepared=_prepared(period), sender=Organisation(id=AGENCY))
+    xml = pysdmx_write([*artefacts, dataflow], Format.STRUCTURE_SDMX_ML_3_0, header=header, prettyprint=True)
+    structure = folder / f"{prefix}structure.xml"
+    structure.write_bytes(_finish_xml(xml))
+    data = folder / f"{prefix}data.csv"
     csv = pysdmx_write(
-        PandasDataset(structure=_writing_schema(dsd), data=observations, action=ActionType.Information),
+        PandasDataset(
+            structure=_writing_schema(dataflow.structure, dataflow.id), data=observations, action=ActionType.Information
+        ),
         Format.DATA_SDMX_CSV_2_0_0,
     )
     data.write_bytes(csv.encode("utf-8"))
@@ -177,7 +186,7 @@ CONCEPTS = {
     "MEASURE": ("Measure", "What is measured; each measure has one unit (UNIT_MEASURE)"),
     "TIME_PERIOD": ("Time period", "Reference month (Beijing calendar)"),
     "OBS_VALUE": ("Observation value", "Empty for a confidential (suppressed) cell"),
-    "OBS_STATUS": ("Observation status", "A normal, P provisional (first release of a month)"),
+    "OBS_STATUS": ("Observation status", "A normal, P provisional (first release of a month), E estimated"),
     "CONF_STATUS": ("Confidentiality status", "F free; A, O, D confidential: the value is not published"),
     "UNIT_MEASURE": ("Unit of measure", None),
 }
@@ -249,14 +258,14 @@ def _dsd(codelists: dict[str, Codelist]) -> DataStructureDefinition:
     )
 
 
-def _writing_schema(dsd: DataStructureDefinition):
+def _writing_schema(dsd: DataStructureDefinition, dataflow_id: str):
     """The schema the CSV is written with: the dataflow as STRUCTURE, OBS_VALUE kept as our pre-formatted text
     (pysdmx would cast Decimal to float64 and print 42.0 or 1e+20)."""
     schema = dsd.to_schema()
     components = Components(
         [replace(c, local_dtype=DataType.STRING) if c.id == "OBS_VALUE" else c for c in schema.components]
     )
-    return replace(schema, context="dataflow", id=DATAFLOW_ID, components=components)
+    return replace(schema, context="dataflow", id=dataflow_id, components=components)
 
 
 def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelists: dict[str, Codelist]):

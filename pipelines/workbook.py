@@ -19,6 +19,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from pipelines.contract import read_code_list
 from pipelines.marts import TABLES
+from pipelines.price_index import VALUES as INDEX_VALUES
 from pipelines.release_model import (
     AGENCY,
     CONF_STATUS,
@@ -32,6 +33,7 @@ from pipelines.release_model import (
 OTHER_TITLES = {
     "coverage": "Coverage: providers expected, reported, rejected and missing",
     "revisions": "Revisions of total tokens and amount settled since the previous version",
+    "price_index": "Token price index: chained Törnqvist (headline), GEKS-Törnqvist, unit value; first month = 100",
 }
 COUNT_UNITS = ("tokens", "requests")
 FORMATS = {
@@ -105,7 +107,7 @@ def _publishable(table: pl.DataFrame) -> dict[str, pl.Series]:
     """Per numeric column, whether each row's value may be shown (False: confidential, written empty)."""
     flags = {}
     for column in table.columns:
-        if column in MEASURES and "conf_status" in table.columns:
+        if (column in MEASURES or column in INDEX_VALUES) and "conf_status" in table.columns:
             flags[column] = table["conf_status"] == "F"
         elif column in REVISION_FLAGS and all(c in table.columns for c in REVISION_FLAGS[column]):
             free = [table[c] == "F" for c in REVISION_FLAGS[column]]

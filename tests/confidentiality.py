@@ -33,6 +33,7 @@ from pipelines.config import Settings
 from pipelines.contract import read_code_list
 from pipelines.disclosure import Rules
 from pipelines.registry import read_registry
+from tests.price_index_oracle import index_items, price_index_failures
 from tests.record_attacker import Attacker, Version
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
@@ -56,6 +57,8 @@ def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | N
     problems += suppressed_values_in(texts, truth.join(out_before, on=[*DIMENSIONS, "true_tokens"], how="anti"))
     problems += primary_rule_failures(truth, rules)
     problems += audit_failures(truth, atoms, rules)
+    items = index_items(index_rows(data_dir, release), _groups(data_dir))
+    problems += price_index_failures(release, items, rules, texts)
     assert not problems, "\n".join(problems[:40])
     return {"files": len(texts), "cells": truth.height, "suppressed": truth.filter(pl.col("conf_status") != "F").height}
 
@@ -137,7 +140,8 @@ def _flagged_columns(row: dict[str, str]) -> list[tuple[str, list[str]]]:
     if "previous_conf_status" in row:  # revisions
         return [("previous_conf_status", ["previous_value", "difference"]), ("conf_status", ["value", "difference"])]
     if "conf_status" in row:
-        measures = [c for c in row if c not in (*DIMENSIONS, "reference_period", "obs_status", "conf_status")]
+        keys = (*DIMENSIONS, "reference_period", "month", "obs_status", "conf_status")  # month: the price index's
+        measures = [c for c in row if c not in keys]
         return [("conf_status", measures)]
     return []
 
@@ -237,7 +241,7 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
             "from core.usage where list_contains($ids, submission_id)",
             params={"ids": manifest["inputs"]["submissions"]},
         ).pl()
-    groups = {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
+    groups = _groups(data_dir)
     atoms = finest_cells(usage.with_columns(pl.col("provider_id").replace_strict(groups).alias("group")))
     # every atom counts in each cell that covers it: itself or a total on each dimension, its zone for regions
     expanded = []
@@ -275,3 +279,20 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
         pl.col("contributors").fill_null(0),
     )
     return truth, atoms.drop("zone")
+
+
+def _groups(data_dir: Path) -> dict[str, str]:
+    return {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
+
+
+def index_rows(data_dir: Path, release: Path) -> pl.DataFrame:
+    """The report rows behind a release's price index: its month's submissions (the manifest's) and the
+    accepted reports of every earlier month."""
+    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
+        return con.sql(
+            "select report_period, provider_id, model_id, modality, customer_type, input_tokens, output_tokens, "
+            "settlement_amount from core.usage where list_contains($ids, submission_id) or (report_period < $period "
+            "and submission_id in (select submission_id from core.submissions where status = 'accepted'))",
+            params={"ids": manifest["inputs"]["submissions"], "period": manifest["reference_period"]},
+        ).pl()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import shutil
 import subprocess
 from pathlib import Path
@@ -14,8 +15,10 @@ import pytest
 
 from pipelines.cli import main
 from pipelines.generate import generate_month
+from pipelines.registry import read_registry
 from tests.confidentiality import assert_release_is_safe
 from tests.oracle import read_reports
+from tests.price_index_oracle import index_items, true_series
 
 pytestmark = pytest.mark.integration
 
@@ -104,6 +107,27 @@ def test_free_cells_equal_an_independent_recomputation_to_the_token(published, n
     assert suppressed.select(pl.col("total_tokens").is_null().all()).item()
 
 
+def test_price_index_equals_an_independent_recomputation_from_the_archive(published):
+    """Plain numpy over the archived reports each release used (their manifests), none of the pipeline's code."""
+    groups = {p.provider_id: p.enterprise_group for p in read_registry(published / "registry" / "providers.csv")}
+    used = set()
+    for period in ("2026-09", PERIOD):
+        manifest = json.loads((published / "published" / period / "v1" / "manifest.json").read_text())
+        used |= set(manifest["inputs"]["submissions"])
+    files = [f for f in sorted((published / "archive").glob("*/*/*/*.parquet")) if f.parent.name in used]
+    truth = true_series(index_items(read_reports(files), groups))
+    index = _table(published, "price_index")
+    assert sorted(index["month"].unique()) == ["2026-09", PERIOD]  # the series to date, from the first month
+    free = index.filter(pl.col("conf_status") == "F", pl.col("month") == PERIOD)
+    assert {"_T", "text"} <= set(free["modality"])
+    for row in free.iter_rows(named=True):
+        level = truth[(row["month"], row["modality"])]["level"]
+        assert math.isclose(row["price_index"], level, rel_tol=1e-9), row
+        assert row["geks_index"] == pytest.approx(row["price_index"], rel=1e-12)  # two months: GEKS is Törnqvist
+    september = _table(published, "price_index").filter(pl.col("month") == "2026-09", pl.col("conf_status") == "F")
+    assert set(september["price_index"]) == {100.0}
+
+
 def test_each_release_is_complete_safe_and_provisional(published):
     for period in ("2026-09", PERIOD):
         release = published / "published" / period / "v1"
@@ -121,6 +145,7 @@ def test_each_release_is_complete_safe_and_provisional(published):
             "compute_flows",
             "use_type",
             "coverage",
+            "price_index",
         ):
             assert {f"{table}.csv", f"{table}.parquet"} <= names
         assert (release / "sdmx" / "data.csv").exists() and (release / "bulletin.html").exists()

@@ -179,8 +179,9 @@ def test_a_pattern_without_secondary_suppression_fails_the_audit(copy):
 
 def test_a_free_value_that_is_not_the_warehouses_is_caught(copy):
     data, release = copy
-    national = pl.read_parquet(release / "tables" / "national.parquet")
-    national.with_columns(pl.col("total_tokens") + 1).write_parquet(release / "tables" / "national.parquet")
+    by_region = pl.read_parquet(release / "tables" / "by_region.parquet")  # free cells (the national one may not be)
+    assert (by_region["conf_status"] == "F").any()
+    by_region.with_columns(pl.col("total_tokens") + 1).write_parquet(release / "tables" / "by_region.parquet")
     with pytest.raises(AssertionError, match="the warehouse says"):
         assert_release_is_safe(data, release)
 
@@ -188,3 +189,17 @@ def test_a_free_value_that_is_not_the_warehouses_is_caught(copy):
 def test_a_national_month_of_24_providers_is_protected(tmp_path):
     data = tmp_path / "data"
     assert_release_is_safe(data, build_release(data, rows=60_000, providers=24, seed=20261))
+
+
+def test_a_price_index_cell_published_against_the_rules_is_caught(copy):
+    data, release = copy
+    path = release / "tables" / "price_index.parquet"
+    index = pl.read_parquet(path)
+    withheld = pl.col("conf_status") != "F"
+    assert index.filter(withheld).height, "the month has a withheld index cell"
+    index.with_columns(
+        pl.when(withheld).then(100.0).otherwise(pl.col("price_index")).alias("price_index"),
+        pl.when(withheld).then(pl.lit("F")).otherwise(pl.col("conf_status")).alias("conf_status"),
+    ).write_parquet(path)
+    with pytest.raises(AssertionError, match="free, but its month's items fail the rules"):
+        assert_release_is_safe(data, release)

@@ -99,7 +99,7 @@ def test_structure_reads_back_valid_with_the_code_lists(release):
     assert codes["CL_MODALITY"] == ["text", "code", "image", "audio", "video", "_T"]
     assert codes["CL_USE_TYPE"] == ["final", "intermediate", "_T"]
     assert codes["CL_MEASURE"] == list(MEASURES)
-    assert codes["CL_OBS_STATUS"] == ["A", "P"]
+    assert codes["CL_OBS_STATUS"] == ["A", "P", "E"]  # E: the price index's estimated values
     assert codes["CL_CONF_STATUS"] == list(CONF_STATUS) == ["F", "A", "O", "D"]
     names = {c.id: c.name for c in by_id["CL_AREA"]}
     assert names["440000"] == "Guangdong"

@@ -67,6 +67,54 @@ select * from mart.cells
 where use_type = 'final' and modality = '_T' and sector_code = '_T' and compute_region_code <> '_T';
 comment on view analyst.compute_flows is 'Final use by compute province and customer province, by month (internal).';
 
+create or replace view analyst.price_relatives as
+with items as (  -- the token price index's elementary aggregates: final use per month and item
+    select
+        u.report_period,
+        u.provider_id,
+        p.enterprise_group,
+        u.model_id,
+        u.modality,
+        sum(u.input_tokens + u.output_tokens) as total_tokens,
+        sum(u.settlement_amount) as settlement_amount
+    from core.current_usage as u
+    join ref.customer_types as ct using (customer_type)
+    left join ref.providers as p using (provider_id)
+    where ct.use_type = 'final'
+    group by all
+    having sum(u.input_tokens + u.output_tokens) > 0
+),
+
+priced as (
+    select *, settlement_amount * 1e6 / total_tokens as unit_value
+    from items
+),
+
+final as (
+    select
+        *,
+        lag(unit_value) over item as previous_unit_value,
+        lag(report_period) over item as previous_period
+    from priced
+    window item as (partition by provider_id, model_id, modality order by report_period)
+)
+
+select
+    report_period,
+    provider_id,
+    enterprise_group,
+    model_id,
+    modality,
+    total_tokens,
+    settlement_amount,
+    unit_value,
+    -- a relative only between consecutive months: the index matches items month to month
+    case when previous_period = strftime(strptime(report_period, '%Y-%m') - interval 1 month, '%Y-%m')
+        and previous_unit_value > 0 then unit_value / previous_unit_value end as price_relative
+from final;
+comment on view analyst.price_relatives is
+    'Token price index, elementary level: per month and item (provider, model, modality), final use, the unit value (yuan per million tokens) and its relative to the previous month (internal).';
+
 create or replace view analyst.about as
 select schema_name, view_name, comment
 from duckdb_views()
