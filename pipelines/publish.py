@@ -43,6 +43,7 @@ from pipelines.periods import previous_period
 from pipelines.reasons import write_json
 from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
+from pipelines.series import build_series, find_series_sources
 from pipelines.warehouse import load_reference_tables, run_sql
 
 MANIFEST = "manifest.json"
@@ -255,6 +256,7 @@ class ReleasePlan:
     coverage: dict[str, int]
     staging: Path
     previous_month: Path | None  # the folder whose tables are the base of change on the previous month
+    series_sources: tuple[Path, ...] = ()  # every earlier month's latest (or staged) release: the series
 
     def to_json(self) -> dict:
         return {
@@ -263,6 +265,7 @@ class ReleasePlan:
             "coverage": self.coverage,
             "staging": str(self.staging),
             "previous_month": str(self.previous_month) if self.previous_month else None,
+            "series_sources": [str(p) for p in self.series_sources],
         }
 
     @classmethod
@@ -274,6 +277,7 @@ class ReleasePlan:
             {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,
+            tuple(Path(p) for p in data.get("series_sources", ())),
         )
 
 
@@ -306,7 +310,8 @@ def plan_releases(
         )
         staging = settings.published_dir / period / f".v{version}.staging"
         coverage = coverage_counts(period_status(con, period))
-        plans.append(ReleasePlan(info, inputs, coverage, staging, base))
+        sources = find_series_sources(settings, period, {p.info.period: p.staging for p in plans})
+        plans.append(ReleasePlan(info, inputs, coverage, staging, base, sources))
     return plans
 
 
@@ -321,6 +326,7 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
         raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
     tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
+    tables |= build_series(tables, info, plan.series_sources)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():
