@@ -43,6 +43,7 @@ from pipelines.periods import previous_period
 from pipelines.reasons import write_json
 from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
+from pipelines.revisions import build_revision_analysis, build_revision_triangle
 from pipelines.series import build_series, find_series_sources
 from pipelines.warehouse import load_reference_tables, run_sql
 
@@ -327,13 +328,18 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
     tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
     tables |= build_series(tables, info, plan.series_sources)
+    analysis = build_revision_analysis(tables, info, plan.series_sources, plan.staging)
+    triangle = {}
+    if analysis is not None:
+        tables["revision_analysis"] = analysis
+        triangle["revision_triangle"] = build_revision_triangle(tables["national"], info, plan.series_sources)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():
         table.write_csv(plan.staging / "tables" / f"{name}.csv")
         table.write_parquet(plan.staging / "tables" / f"{name}.parquet", compression="zstd", statistics=False)
         crash_point("release.table_written")
-    write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
+    write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables | triangle, info)
     write_sdmx(plan.staging / "sdmx", tables, info)
     certificate = run_sql(con, "publish/month_certificate", period=info.period).fetchall()
     (plan.staging / CERTIFICATE).write_text(certificate[0][0] if certificate else "null", encoding="utf-8")
