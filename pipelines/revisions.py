@@ -21,6 +21,12 @@ from pipelines.release_model import ReleaseInfo
 from pipelines.series import release_version
 
 MEASURE = "total_tokens"
+TITLES = {
+    "revision_analysis": "Revision analysis: first published against latest total tokens of the national and "
+    "modality totals by month; reference_period _T: mean and mean absolute revision over the months both free",
+    "revision_triangle": "Revision triangle: national final use (total tokens) of each month in every version "
+    "(v1 the first estimate); empty where withheld",
+}
 FINAL_TOTALS = (
     pl.col("use_type") == "final",
     *(pl.col(d) == TOTAL for d in ("region_code", "compute_region_code", "sector_code")),

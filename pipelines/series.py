@@ -24,6 +24,11 @@ SERIES_TABLES = ("national", "by_region", "by_modality", "by_sector", "use_type"
 PREFIX = "series_"
 YEAR_ON_YEAR = "change_on_previous_year_pct"
 SOURCE_VERSION = "source_version"
+TITLES = {
+    PREFIX + name: f"Series of the {name} table: every month published so far, each from its latest release "
+    f"(source_version), with {YEAR_ON_YEAR} (total tokens on the same month a year earlier, both free)"
+    for name in SERIES_TABLES
+}
 
 
 def find_series_sources(settings: Settings, period: str, staged: dict[str, Path]) -> tuple[Path, ...]:
