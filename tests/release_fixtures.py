@@ -239,3 +239,25 @@ def _revisions(before: pl.DataFrame, after: pl.DataFrame, version: int) -> pl.Da
             )
         )
     return pl.concat(parts).sort([*keys, "measure"])
+
+
+def with_series(tables: dict[str, pl.DataFrame], months: int = 6) -> dict[str, pl.DataFrame]:
+    """The release's tables plus ``series_<table>``: ``months`` - 1 earlier months, each a scaled copy of this one
+    (a little smaller the further back), then this month; flags as in this release."""
+    series_tables = ("national", "by_region", "by_modality", "by_sector", "use_type")
+    year, month = (int(p) for p in PERIOD.split("-"))
+    out = dict(tables)
+    for name in series_tables:
+        parts = []
+        for back in range(months - 1, -1, -1):
+            y, m = divmod(year * 12 + month - 1 - back, 12)
+            factor = 100 - 6 * back
+            parts.append(
+                tables[name].with_columns(
+                    reference_period=pl.lit(f"{y}-{m + 1:02d}"),
+                    total_tokens=pl.col("total_tokens") * factor // 100,
+                    source_version=pl.lit(1 if back else 2, pl.Int64),
+                )
+            )
+        out[f"series_{name}"] = pl.concat(parts).with_columns(change_on_previous_year_pct=pl.lit(None, pl.Float64))
+    return out

@@ -123,19 +123,15 @@ def test_vintages_reproduce_every_published_free_cell(record, monkeypatch):
     assert vintages["conf_status"].unique().to_list() == ["F"]
 
 
-def test_the_national_total_as_published_on_a_date(record, monkeypatch):
+def test_a_month_as_published_on_a_date(record):
     settings = Settings.from_env(data_dir=record)
     releases = query_snapshot(settings, "select * from analyst.releases order by created_at, version").pl()
-    national = (
-        "use_type = 'final' and region_code = '_T' and compute_region_code = '_T' and modality = '_T' "
-        "and sector_code = '_T' and reference_period = '2026-08'"
-    )
     first_out = releases.filter(pl.col("reference_period") == "2026-08", pl.col("version") == 1)["created_at"][0]
-    then = query_snapshot(
-        settings, f"select version, total_tokens from analyst.as_published(timestamptz '{first_out}') where {national}"
-    ).fetchall()
-    now = query_snapshot(settings, f"select version, total_tokens from analyst.series where {national}").fetchall()
-    v1 = pl.read_parquet(record / "published" / "2026-08" / "v1" / "tables" / "national.parquet")
-    v2 = pl.read_parquet(record / "published" / "2026-08" / "v2" / "tables" / "national.parquet")
-    assert then == [(1, v1.filter(pl.col("use_type") == "final")["total_tokens"][0])]
-    assert now == [(2, v2.filter(pl.col("use_type") == "final")["total_tokens"][0])]
+    august = "reference_period = '2026-08'"
+    then = query_snapshot(settings, f"select * from analyst.as_published(timestamptz '{first_out}') where {august}")
+    now = query_snapshot(settings, f"select * from analyst.series where {august}").pl()
+    for got, version in ((then.pl(), 1), (now, 2)):
+        assert set(got["version"]) == {version}
+        national = pl.read_parquet(record / "published" / "2026-08" / f"v{version}" / "tables" / "by_region.parquet")
+        free = national.filter(pl.col("conf_status") == "F").sort(DIMENSIONS)
+        assert got.join(free, on=list(DIMENSIONS), how="semi").height == free.height > 0
