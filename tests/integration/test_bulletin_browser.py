@@ -58,6 +58,14 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def _open_page(browser, errors: list[str]):
+    """A page of the window's width whose console errors and page errors land in ``errors``."""
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    return page
+
+
 def test_bulletin_renders_offline_without_errors(tmp_path: Path):
     _require_browser()
     from playwright.sync_api import sync_playwright
@@ -71,9 +79,7 @@ def test_bulletin_renders_offline_without_errors(tmp_path: Path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-            page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page = _open_page(browser, errors)
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(url, wait_until="load")
@@ -109,9 +115,7 @@ def test_the_trend_charts_render_from_the_series(tmp_path: Path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-            page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page = _open_page(browser, errors)
             page.goto(path.resolve().as_uri(), wait_until="load")
             trends = page.locator("#trends svg[role=img]")
             boxes = [trends.nth(i).bounding_box() for i in range(trends.count())]

@@ -2,59 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from pipelines.publish import release_tables
 from pipelines.release_model import ReleaseInfo
 from pipelines.revisions import build_revision_analysis, build_revision_triangle
+from tests.release_fixtures import final_use_cells, write_verified_release
 
 
 def _tables(period: str, version: int, tokens: dict[str, int], flags: dict[str, str] | None = None) -> dict:
-    rows = [
-        {
-            "use_type": "final",
-            "region_code": "_T",
-            "compute_region_code": "_T",
-            "modality": modality,
-            "sector_code": "_T",
-            "total_tokens": value,
-            "input_tokens": value,
-            "cached_input_tokens": 0,
-            "output_tokens": 0,
-            "requests": 1,
-            "settlement_amount": value / 1000,
-            "contributors": 5,
-            "conf_status": (flags or {}).get(modality, "F"),
-        }
-        for modality, value in tokens.items()
-    ]
-    cells = pl.DataFrame(rows).with_columns(pl.col("settlement_amount").cast(pl.Decimal(38, 4)))
+    cells = final_use_cells([("_T", m, value, (flags or {}).get(m, "F")) for m, value in tokens.items()])
     return release_tables(cells, ReleaseInfo(period, version, version - 1 or None, "test", "1"), {}, None, None)
-
-
-def _publish(root: Path, period: str, version: int, tables: dict) -> Path:
-    folder = root / period / f"v{version}"
-    (folder / "tables").mkdir(parents=True)
-    files = []
-    for name, table in tables.items():
-        path = folder / "tables" / f"{name}.parquet"
-        table.write_parquet(path)
-        files.append({"path": f"tables/{name}.parquet", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
-    (folder / "manifest.json").write_text(json.dumps({"files": files}))
-    return folder
 
 
 @pytest.fixture
 def record(tmp_path: Path) -> tuple[dict, ReleaseInfo, tuple[Path, ...], Path]:
-    _publish(tmp_path, "2026-08", 1, _tables("2026-08", 1, {"_T": 1000, "text": 600, "code": 400}))
-    august = _publish(tmp_path, "2026-08", 2, _tables("2026-08", 2, {"_T": 1100, "text": 700, "code": 400}))
-    _publish(tmp_path, "2026-09", 1, _tables("2026-09", 1, {"_T": 1200, "text": 800, "code": 400}, {"code": "D"}))
-    september = _publish(tmp_path, "2026-09", 2, _tables("2026-09", 2, {"_T": 1150, "text": 750, "code": 400}))
+    def publish(period: str, version: int, tokens: tuple[int, int, int], flags: dict | None = None) -> Path:
+        values = dict(zip(("_T", "text", "code"), tokens, strict=True))
+        return write_verified_release(tmp_path, period, version, _tables(period, version, values, flags))
+
+    publish("2026-08", 1, (1000, 600, 400))
+    august = publish("2026-08", 2, (1100, 700, 400))
+    publish("2026-09", 1, (1200, 800, 400), {"code": "D"})
+    september = publish("2026-09", 2, (1150, 750, 400))
     info = ReleaseInfo("2026-10", 1, None, "test", "1")
     current = _tables("2026-10", 1, {"_T": 1300, "text": 900, "code": 400})
     return current, info, (august, september), tmp_path / "2026-10" / ".v1.staging"

@@ -3,8 +3,6 @@ verified; year-on-year change only between free cells, hand-checked."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import polars as pl
@@ -15,6 +13,7 @@ from pipelines.publish import release_tables
 from pipelines.release_check import TamperedRelease
 from pipelines.release_model import ReleaseInfo
 from pipelines.series import SERIES_TABLES, build_series, find_series_sources, release_version
+from tests.release_fixtures import final_use_cells, write_verified_release
 
 REGIONS = ("_T", "East", "110000", "120000")
 
@@ -22,43 +21,12 @@ REGIONS = ("_T", "East", "110000", "120000")
 def _cells(tokens: int, flags: dict[str, str]) -> pl.DataFrame:
     """Final-use cells of four regions: the total, East and two provinces (a share each)."""
     shares = {"_T": 1.0, "East": 1.0, "110000": 0.4, "120000": 0.6}
-    rows = [
-        {
-            "use_type": "final",
-            "region_code": region,
-            "compute_region_code": "_T",
-            "modality": "_T",
-            "sector_code": "_T",
-            "total_tokens": int(tokens * shares[region]),
-            "input_tokens": int(tokens * shares[region]),
-            "cached_input_tokens": 0,
-            "output_tokens": 0,
-            "requests": 1,
-            "settlement_amount": tokens * shares[region] / 1000,
-            "contributors": 5,
-            "conf_status": flags.get(region, "F"),
-        }
-        for region in REGIONS
-    ]
-    return pl.DataFrame(rows).with_columns(pl.col("settlement_amount").cast(pl.Decimal(38, 4)))
+    return final_use_cells([(r, "_T", int(tokens * shares[r]), flags.get(r, "F")) for r in REGIONS])
 
 
 def _tables(period: str, version: int, tokens: int, flags: dict[str, str] | None = None) -> dict[str, pl.DataFrame]:
     info = ReleaseInfo(period, version, version - 1 or None, "test", "1")
     return release_tables(_cells(tokens, flags or {}), info, {}, None, None)
-
-
-def _publish(root: Path, period: str, version: int, tables: dict[str, pl.DataFrame]) -> Path:
-    """A release folder as finalize leaves it: tables and a manifest of their digests."""
-    folder = root / period / f"v{version}"
-    (folder / "tables").mkdir(parents=True)
-    files = []
-    for name, table in tables.items():
-        path = folder / "tables" / f"{name}.parquet"
-        table.write_parquet(path)
-        files.append({"path": f"tables/{name}.parquet", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
-    (folder / "manifest.json").write_text(json.dumps({"files": files}))
-    return folder
 
 
 def _months(first_year: int, count: int) -> list[str]:
@@ -68,9 +36,9 @@ def _months(first_year: int, count: int) -> list[str]:
 def test_earlier_months_come_from_their_latest_release_suppressed_cells_empty(data_dir: Path):
     settings = Settings.from_env(data_dir=data_dir)
     root = settings.published_dir
-    _publish(root, "2026-08", 1, _tables("2026-08", 1, 1000, {"110000": "A", "120000": "D"}))
-    _publish(root, "2026-08", 2, _tables("2026-08", 2, 1100, {"110000": "F"}))
-    _publish(root, "2026-09", 1, _tables("2026-09", 1, 1200, {"120000": "O", "110000": "D"}))
+    write_verified_release(root, "2026-08", 1, _tables("2026-08", 1, 1000, {"110000": "A", "120000": "D"}))
+    write_verified_release(root, "2026-08", 2, _tables("2026-08", 2, 1100, {"110000": "F"}))
+    write_verified_release(root, "2026-09", 1, _tables("2026-09", 1, 1200, {"120000": "O", "110000": "D"}))
     staged = root / "2026-10" / ".v1.staging"  # this run's own earlier month: no manifest yet
     (staged / "tables").mkdir(parents=True)
     for name, table in _tables("2026-10", 1, 1300).items():
@@ -99,7 +67,7 @@ def test_earlier_months_come_from_their_latest_release_suppressed_cells_empty(da
 
 def test_a_tampered_earlier_release_stops_the_series(data_dir: Path):
     settings = Settings.from_env(data_dir=data_dir)
-    folder = _publish(settings.published_dir, "2026-09", 1, _tables("2026-09", 1, 1000))
+    folder = write_verified_release(settings.published_dir, "2026-09", 1, _tables("2026-09", 1, 1000))
     pl.read_parquet(folder / "tables" / "national.parquet").with_columns(total_tokens=pl.lit(1)).write_parquet(
         folder / "tables" / "national.parquet"
     )
@@ -113,7 +81,7 @@ def test_year_on_year_change_once_thirteen_months_exist_and_only_between_free_ce
     months = _months(2025, 13)  # 2025-01 … 2026-01
     for i, month in enumerate(months[:-1]):
         flags = {"120000": "D"} if month == "2025-01" else {}
-        _publish(settings.published_dir, month, 1, _tables(month, 1, 1000 + 100 * i, flags))
+        write_verified_release(settings.published_dir, month, 1, _tables(month, 1, 1000 + 100 * i, flags))
     sources = find_series_sources(settings, months[-1], {})
     assert len(sources) == 12
     current = _tables(months[-1], 1, 1250, {"East": "D"})
