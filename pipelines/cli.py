@@ -175,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.set_defaults(handler=cmd_generate)
 
     demo = commands.add_parser("demo", help="the main job end to end through Airflow, on embedded defaults")
-    demo.add_argument("--rows", type=int, default=1_000_000, help="rows per synthetic month (default 1,000,000)")
+    demo.add_argument("--rows", type=int, default=400_000, help="rows per synthetic month (default 400,000)")
     demo.add_argument("--providers", type=int, default=24, help="providers (default 24)")
     demo.set_defaults(handler=cmd_demo)
 

@@ -1,8 +1,10 @@
 """``tokenstats demo``: the main job end to end, through Airflow, on embedded defaults.
 
-Generates two synthetic months if there is nothing to ingest (the second with two realistic faults, so a
+Generates three synthetic months if there is nothing to ingest (the last with two realistic faults, so a
 rejection shows), then runs the real DAGs with ``airflow dags test`` on a SQLite metadata database under
-``<data>/airflow``: ingest, then publish for every month ingested. Airflow's own output goes to
+``<data>/airflow``: ingest, then publish for every month ingested. Then the two providers whose reports were
+refused send corrected ones, and the last month is ingested and published again: its v2 carries revisions
+and the revision analysis, and every release the series to date. Airflow's own output goes to
 ``<data>/airflow/demo.log``; the terminal gets progress and where to look.
 """
 
@@ -18,12 +20,12 @@ from pathlib import Path
 
 from pipelines.config import REPO_ROOT, WAREHOUSE_POOL, Settings
 
-DEMO_PERIODS = ("2026-09", "2026-10")
+DEMO_PERIODS = ("2026-08", "2026-09", "2026-10")
 DEMO_FAULTS = ("utc_shift", "cents_for_yuan")
 
 
 def run_demo(
-    settings: Settings, periods: Sequence[str] = DEMO_PERIODS, rows: int = 1_000_000, providers: int = 24
+    settings: Settings, periods: Sequence[str] = DEMO_PERIODS, rows: int = 400_000, providers: int = 24
 ) -> int:
     started = time.monotonic()
 
@@ -35,6 +37,7 @@ def run_demo(
     log = airflow_home / "demo.log"
     env = airflow_environment(settings, airflow_home)
 
+    refused: list[str] = []
     if not any(settings.inbox_dir.glob("*/*")) and not settings.warehouse_file.exists():
         from pipelines.generate import generate_month
 
@@ -43,6 +46,7 @@ def run_demo(
             reports = generate_month(settings.data_dir, period, rows=rows, providers=providers, faults=faults)
             note = f", faults injected: {', '.join(faults)}" if faults else ""
             say(f"generated {period}: {len(reports)} provider reports, {sum(r.rows for r in reports):,} rows{note}")
+            refused = [r.provider_id for r in reports if r.fault]
     else:
         say(f"using the reports already in {settings.inbox_dir}")
 
@@ -65,6 +69,15 @@ def run_demo(
             say(f"publish failed: see {log}")
             return 1
 
+        if refused:
+            resend_corrected(settings, periods[-1], refused, rows=rows, providers=providers)
+            say(f"{', '.join(refused)} sent corrected reports for {periods[-1]}: ingest and publish again (v2)")
+            conf = json.dumps({"months": [periods[-1]]})
+            for dag, args in (("tokenstats_ingest", []), ("tokenstats_publish", ["--conf", conf])):
+                if _airflow(["dags", "test", dag, *args], env, out, check=False) != 0:
+                    say(f"{dag} failed: see {log}")
+                    return 1
+
     say("done")
     from pipelines.publish import latest_release
 
@@ -80,6 +93,19 @@ def run_demo(
     print(f"  try: tokenstats status --period {months[-1]}")
     print('       tokenstats query "select * from analyst.about"')
     return 0
+
+
+def resend_corrected(settings: Settings, period: str, provider_ids: list[str], rows: int, providers: int) -> None:
+    """Put a fault-free report of ``period`` for each of ``provider_ids`` into their inbox folders (a correction)."""
+    import tempfile
+
+    from pipelines.generate import generate_month
+
+    with tempfile.TemporaryDirectory(dir=settings.data_dir) as scratch:
+        for report in generate_month(Path(scratch), period, rows=rows, providers=providers):
+            if report.provider_id in provider_ids:
+                target = settings.inbox_dir / report.provider_id / f"{report.provider_id}_{period}_corrected.parquet"
+                os.replace(report.path, target)
 
 
 def airflow_environment(settings: Settings, airflow_home: Path) -> dict[str, str]:

@@ -44,6 +44,8 @@ from pipelines.price_index import build_price_index
 from pipelines.reasons import write_json
 from pipelines.release_check import read_release_table
 from pipelines.release_model import ReleaseInfo
+from pipelines.revisions import build_revision_analysis, build_revision_triangle
+from pipelines.series import build_series, find_series_sources
 from pipelines.warehouse import load_reference_tables, run_sql
 
 MANIFEST = "manifest.json"
@@ -256,6 +258,7 @@ class ReleasePlan:
     coverage: dict[str, int]
     staging: Path
     previous_month: Path | None  # the folder whose tables are the base of change on the previous month
+    series_sources: tuple[Path, ...] = ()  # every earlier month's latest (or staged) release: the series
 
     def to_json(self) -> dict:
         return {
@@ -264,6 +267,7 @@ class ReleasePlan:
             "coverage": self.coverage,
             "staging": str(self.staging),
             "previous_month": str(self.previous_month) if self.previous_month else None,
+            "series_sources": [str(p) for p in self.series_sources],
         }
 
     @classmethod
@@ -275,6 +279,7 @@ class ReleasePlan:
             {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,
+            tuple(Path(p) for p in data.get("series_sources", ())),
         )
 
 
@@ -307,7 +312,8 @@ def plan_releases(
         )
         staging = settings.published_dir / period / f".v{version}.staging"
         coverage = coverage_counts(period_status(con, period))
-        plans.append(ReleasePlan(info, inputs, coverage, staging, base))
+        sources = find_series_sources(settings, period, {p.info.period: p.staging for p in plans})
+        plans.append(ReleasePlan(info, inputs, coverage, staging, base, sources))
     return plans
 
 
@@ -324,13 +330,19 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
     tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
     tables["price_index"] = build_price_index(con, info, settings.disclosure_rules)
+    tables |= build_series(tables, info, plan.series_sources)
+    analysis = build_revision_analysis(tables, info, plan.series_sources, plan.staging)
+    triangle = {}
+    if analysis is not None:
+        tables["revision_analysis"] = analysis
+        triangle["revision_triangle"] = build_revision_triangle(tables["national"], info, plan.series_sources)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():
         table.write_csv(plan.staging / "tables" / f"{name}.csv")
         table.write_parquet(plan.staging / "tables" / f"{name}.parquet", compression="zstd", statistics=False)
         crash_point("release.table_written")
-    write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables, info)
+    write_workbook(plan.staging / f"tokenstats_{info.period}_v{info.version}.xlsx", tables | triangle, info)
     write_sdmx(plan.staging / "sdmx", tables, info)
     write_price_index_sdmx(plan.staging / "sdmx", tables["price_index"], info)
     certificate = run_sql(con, "publish/month_certificate", period=info.period).fetchall()

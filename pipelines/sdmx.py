@@ -43,6 +43,7 @@ from pysdmx.model.message import Header
 
 from pipelines.contract import read_code_list
 from pipelines.release_model import AGENCY, CONF_STATUS, DIMENSIONS, MEASURES, OBS_STATUS, ReleaseInfo
+from pipelines.series import PREFIX, SERIES_TABLES
 
 VERSION = "1.0.0"  # SDMX 3.0 semantic version of every structure artefact
 CONCEPT_SCHEME = "CS_TOKENSTATS"
@@ -280,7 +281,7 @@ def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelis
     for row in rows:
         period, *dims, obs_status, conf_status = row[: len(columns)]
         values = row[len(columns) :]
-        if period != release.period:
+        if period > release.period:
             raise ValueError(f"a cell of {period} in the release of {release.period}")
         key = tuple(order[dim_id].get(code, -1) for dim_id, code in zip(DIMENSION_IDS.values(), dims, strict=True))
         unknown = [(d, c) for d, c, k in zip(DIMENSION_IDS.values(), dims, key, strict=True) if k < 0]
@@ -291,10 +292,11 @@ def _observations(tables: dict[str, pl.DataFrame], release: ReleaseInfo, codelis
             if free and value is None:
                 continue  # not available: no observation
             obs_value = value if free else None
-            out.append((key, position, (*dims, measure, period, obs_value, obs_status, conf_status, units[measure])))
-    out.sort(key=lambda r: (r[0], r[1]))
+            row = (*dims, measure, period, obs_value, obs_status, conf_status, units[measure])
+            out.append((key, period, position, row))
+    out.sort(key=lambda r: r[:3])
     frame = pd.DataFrame(
-        [r[2] for r in out],
+        [r[3] for r in out],
         columns=[
             *DIMENSION_IDS.values(),
             "MEASURE",
@@ -314,11 +316,12 @@ def _cells(tables: dict[str, pl.DataFrame], columns: list[str]) -> list[tuple]:
 
     A cell published in several tables must be the same cell in each, measures and flags included (a cell
     confidential in one table and free in another would disclose it): anything else is refused."""
-    parts = [_as_text(tables[t].select(*columns, *MEASURES)) for t in CELL_TABLES if t in tables and tables[t].height]
+    names = (*CELL_TABLES, *(PREFIX + t for t in SERIES_TABLES))  # the series: every earlier month too
+    parts = [_as_text(tables[t].select(*columns, *MEASURES)) for t in names if t in tables and tables[t].height]
     if not parts:
         return []
     cells = pl.concat(parts)
-    keys = [*DIMENSION_IDS]
+    keys = ["reference_period", *DIMENSION_IDS]
     variants = cells.unique().group_by(keys).len().filter(pl.col("len") > 1)
     if variants.height:
         raise ValueError(f"cells that differ between tables: {variants.select(keys).head(5).rows()}")

@@ -26,6 +26,7 @@ import duckdb
 
 from pipelines.config import Settings, UsageError
 from pipelines.failpoints import crash_point
+from pipelines.vintages import store_vintages
 from pipelines.warehouse import PRIVATE_MODE, sql_text
 
 SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
@@ -40,6 +41,7 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
     target.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
     target.parent.chmod(PRIVATE_MODE)
     tmp = target.with_name(f".{target.name}.tmp")
+    store_vintages(con, settings)  # what every release published, for analyst.vintages and analyst.series
     con.execute(sql_text("snapshot/analyst_views"))
     con.execute("checkpoint")
     crash_point("snapshot.after_checkpoint")

@@ -29,11 +29,15 @@ from pipelines.release_model import (
     SUPPRESSED_NOTE,
     ReleaseInfo,
 )
+from pipelines.revisions import TITLES as REVISION_TITLES
+from pipelines.series import TITLES as SERIES_TITLES
 
 OTHER_TITLES = {
     "coverage": "Coverage: providers expected, reported, rejected and missing",
     "revisions": "Revisions of total tokens and amount settled since the previous version",
     "price_index": "Token price index: chained Törnqvist (headline), GEKS-Törnqvist, unit value; first month = 100",
+    **SERIES_TITLES,
+    **REVISION_TITLES,
 }
 COUNT_UNITS = ("tokens", "requests")
 FORMATS = {

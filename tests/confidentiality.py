@@ -9,7 +9,9 @@ SDMX-CSV and its structure, the HTML bulletin, the manifest) and checks, indepen
    submissions the manifest lists, grouped by the registry's enterprise groups, with the contract's code
    lists): at least ``min_contributors`` groups and no dominance by the p% rule, on tokens and on money; and
    every free value equals that recomputation;
-4. an independent attacker (``tests/record_attacker.py``: scipy's LP over the finest cells, from the published
+4. every series row (``series_<table>``) is the row the month's latest release at the time published, byte for
+   byte, flags included: a value suppressed there is empty in the series, and no stale version is used;
+5. an independent attacker (``tests/record_attacker.py``: scipy's LP over the finest cells, from the published
    free values) cannot narrow the largest confidential cells, nor cells withheld to protect them, below their
    protection level, on tokens and on money.
 
@@ -53,6 +55,7 @@ def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | N
     cells = published_cells(release)
     truth, atoms = true_cells(data_dir, release, cells)
     problems += blank_where_suppressed(release, texts)
+    problems += series_not_as_published(release)
     out_before = _free_before(release)
     problems += suppressed_values_in(texts, truth.join(out_before, on=[*DIMENSIONS, "true_tokens"], how="anti"))
     problems += primary_rule_failures(truth, rules)
@@ -140,10 +143,38 @@ def _flagged_columns(row: dict[str, str]) -> list[tuple[str, list[str]]]:
     if "previous_conf_status" in row:  # revisions
         return [("previous_conf_status", ["previous_value", "difference"]), ("conf_status", ["value", "difference"])]
     if "conf_status" in row:
-        keys = (*DIMENSIONS, "reference_period", "month", "obs_status", "conf_status")  # month: the price index's
-        measures = [c for c in row if c not in keys]
+        # month: the price index's; source_version: the series'
+        labels = (*DIMENSIONS, "reference_period", "month", "obs_status", "conf_status", "source_version")
+        measures = [c for c in row if c not in labels]
         return [("conf_status", measures)]
     return []
+
+
+def series_not_as_published(release: Path) -> list[str]:
+    """Series rows that differ from the row their month's latest release (as of this release) published."""
+    created = _created_at(release)
+    problems = []
+    for path in sorted((release / "tables").glob("series_*.parquet")):
+        table = path.stem.removeprefix("series_")
+        series = pl.read_parquet(path)
+        for (period,), rows in series.group_by("reference_period", maintain_order=True):
+            month = release.parent.parent / period
+            known = [v for v in month.glob("v*") if v.name[1:].isdigit() and _created_at(v) <= created]
+            if month == release.parent:  # this release's own month: itself, whatever the clock says
+                known = [release]
+            latest = max(known, key=lambda v: int(v.name[1:]), default=None)
+            if latest is None or set(rows["source_version"]) != {int(latest.name[1:])}:
+                problems.append(f"{path.name}: {period} is not from its latest release {latest}")
+                continue
+            published = pl.read_parquet(latest / "tables" / f"{table}.parquet")
+            got = rows.select(published.columns).sort(DIMENSIONS)
+            if not got.equals(published.sort(DIMENSIONS)):
+                problems.append(f"{path.name}: {period} differs from {latest / 'tables' / table}.parquet")
+    return problems
+
+
+def _created_at(release: Path) -> str:
+    return json.loads((release / "manifest.json").read_text())["created_at"]
 
 
 def suppressed_values_in(texts: dict[str, str], truth: pl.DataFrame) -> list[str]:

@@ -10,7 +10,10 @@ they are not a protected pattern (disclosure control has its own tests).
 
 from __future__ import annotations
 
+import hashlib
+import json
 from decimal import Decimal
+from pathlib import Path
 
 import polars as pl
 
@@ -239,3 +242,62 @@ def _revisions(before: pl.DataFrame, after: pl.DataFrame, version: int) -> pl.Da
             )
         )
     return pl.concat(parts).sort([*keys, "measure"])
+
+
+def with_series(tables: dict[str, pl.DataFrame], months: int = 6) -> dict[str, pl.DataFrame]:
+    """The release's tables plus ``series_<table>``: ``months`` - 1 earlier months, each a scaled copy of this one
+    (a little smaller the further back), then this month; flags as in this release."""
+    series_tables = ("national", "by_region", "by_modality", "by_sector", "use_type")
+    year, month = (int(p) for p in PERIOD.split("-"))
+    out = dict(tables)
+    for name in series_tables:
+        parts = []
+        for back in range(months - 1, -1, -1):
+            y, m = divmod(year * 12 + month - 1 - back, 12)
+            factor = 100 - 6 * back
+            parts.append(
+                tables[name].with_columns(
+                    reference_period=pl.lit(f"{y}-{m + 1:02d}"),
+                    total_tokens=pl.col("total_tokens") * factor // 100,
+                    source_version=pl.lit(1 if back else 2, pl.Int64),
+                )
+            )
+        out[f"series_{name}"] = pl.concat(parts).with_columns(change_on_previous_year_pct=pl.lit(None, pl.Float64))
+    return out
+
+
+def final_use_cells(rows: list[tuple[str, str, int, str]]) -> pl.DataFrame:
+    """Unprotected final-use cells (as ``mart.cells`` holds them) from (region_code, modality, tokens, flag)."""
+    return pl.DataFrame(
+        [
+            {
+                "use_type": "final",
+                "region_code": region,
+                "compute_region_code": "_T",
+                "modality": modality,
+                "sector_code": "_T",
+                "total_tokens": tokens,
+                "input_tokens": tokens,
+                "cached_input_tokens": 0,
+                "output_tokens": 0,
+                "requests": 1,
+                "settlement_amount": tokens / 1000,
+                "contributors": 5,
+                "conf_status": flag,
+            }
+            for region, modality, tokens, flag in rows
+        ]
+    ).with_columns(pl.col("settlement_amount").cast(pl.Decimal(38, 4)))
+
+
+def write_verified_release(root: Path, period: str, version: int, tables: dict[str, pl.DataFrame]) -> Path:
+    """A release folder as a reader sees it: ``tables/*.parquet`` and a manifest of their sha256."""
+    folder = root / period / f"v{version}"
+    (folder / "tables").mkdir(parents=True)
+    files = []
+    for name, table in tables.items():
+        path = folder / "tables" / f"{name}.parquet"
+        table.write_parquet(path)
+        files.append({"path": f"tables/{name}.parquet", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+    (folder / "manifest.json").write_text(json.dumps({"files": files}))
+    return folder

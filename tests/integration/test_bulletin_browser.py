@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.bulletin import write_bulletin
-from tests.release_fixtures import release_tables
+from tests.release_fixtures import release_tables, with_series
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -58,6 +58,14 @@ def _png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def _open_page(browser, errors: list[str]):
+    """A page of the window's width whose console errors and page errors land in ``errors``."""
+    page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    return page
+
+
 def test_bulletin_renders_offline_without_errors(tmp_path: Path):
     _require_browser()
     from playwright.sync_api import sync_playwright
@@ -71,9 +79,7 @@ def test_bulletin_renders_offline_without_errors(tmp_path: Path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_context(viewport={"width": WIDTH, "height": 900}).new_page()
-            page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
-            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page = _open_page(browser, errors)
             page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url}"))
             page.on("request", lambda r: requests.append(r.url))
             page.goto(url, wait_until="load")
@@ -97,3 +103,31 @@ def test_bulletin_renders_offline_without_errors(tmp_path: Path):
     width, height = _png_size(data)
     assert width == WIDTH and height > 3000
     assert len(data) > 200_000
+
+
+def test_the_trend_charts_render_from_the_series(tmp_path: Path):
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    tables, info = release_tables(2, full=True)
+    path = write_bulletin(tmp_path / "bulletin.html", with_series(tables), info)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = _open_page(browser, errors)
+            page.goto(path.resolve().as_uri(), wait_until="load")
+            trends = page.locator("#trends svg[role=img]")
+            boxes = [trends.nth(i).bounding_box() for i in range(trends.count())]
+            lines = page.locator("#trends polyline").count()
+            columns = page.locator("#chart-trend-mix rect[fill^='#']").count()
+            screenshot = tmp_path / "trends.png"
+            page.locator("#trends").screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    assert errors == []
+    assert len(boxes) == 3 and all(b and b["width"] > 300 and b["height"] > 150 for b in boxes), boxes
+    assert lines >= 1 + 5, "the national line and five provinces"
+    assert columns >= 6, "a column part for each of six months at least"
+    width, height = _png_size(screenshot.read_bytes())
+    assert width > 600 and height > 400

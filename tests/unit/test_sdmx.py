@@ -243,3 +243,38 @@ def test_sdmx1_reads_the_structure_and_data(release):
     assert message.codelist["CL_AREA"]["440000"].name.localizations == {"en": "Guangdong", "zh": "广东省"}
     observations = sdmx.read_sdmx(data, structure=dataflow).data[0].obs
     assert len(observations) == len(_csv_rows(data))
+
+
+def test_the_series_gives_every_period_read_back_by_pysdmx(tmp_path: Path):
+    tables, info = release_tables(2)
+    earlier = "2025-12"
+    for name in ("national", "by_region", "by_modality", "by_sector", "use_type"):
+        month = tables[name].with_columns(
+            reference_period=pl.lit(earlier), total_tokens=pl.col("total_tokens") // 2, obs_status=pl.lit("A")
+        )
+        tables[f"series_{name}"] = pl.concat([month, tables[name]]).with_columns(source_version=pl.lit(1))
+    _, data = write_sdmx(tmp_path, tables, info)
+    dataset = get_datasets(data, tmp_path / "structure.xml")[0]
+    rows = dataset.data.to_dict("records")
+    assert {str(r["TIME_PERIOD"]) for r in rows} == {earlier, info.period}
+    national = tables["series_national"].filter(pl.col("use_type") == "final").to_dicts()
+    for cell in national:
+        (obs,) = [
+            r
+            for r in rows
+            if str(r["TIME_PERIOD"]) == cell["reference_period"]
+            and r["MEASURE"] == "total_tokens"
+            and _key(r) == tuple(cell[d] for d in DIMENSIONS)
+        ]
+        assert obs["OBS_VALUE"] == cell["total_tokens"]
+    # every month's cells, each once: the current month's as before, the earlier month's from the series
+    now = [r for r in rows if str(r["TIME_PERIOD"]) == info.period]
+    assert len(now) == len(
+        get_datasets(write_sdmx(tmp_path / "now", release_tables(2)[0], info)[1], tmp_path / "structure.xml")[0].data
+    )
+    withheld = [r for r in rows if str(r["TIME_PERIOD"]) == earlier and r["CONF_STATUS"] != "F"]
+    assert withheld and all(_missing(r["OBS_VALUE"]) for r in withheld)
+
+
+def _missing(value) -> bool:
+    return value is None or value != value  # NaN

@@ -137,3 +137,29 @@ def test_empty_tables_give_header_only_sheets(tmp_path: Path):
     assert book.sheetnames == [*tables, "notes"]
     assert all(book[name].max_row == 1 for name in tables)
     assert [c.value for c in book["coverage"][1]] == tables["coverage"].columns
+
+
+def test_series_sheets_and_the_revision_triangle_titled_with_withheld_values_empty(tmp_path: Path):
+    import polars as pl
+
+    tables, info = release_tables(2, leak_suppressed=True)
+    earlier = tables["by_region"].with_columns(reference_period=pl.lit("2025-12"))
+    tables["series_by_region"] = pl.concat([earlier, tables["by_region"]]).with_columns(source_version=pl.lit(1))
+    triangle = pl.DataFrame({"reference_period": ["2025-12", "2026-01"], "v1": [10, 12], "v2": [11, None]})
+    path = write_workbook(tmp_path / "release.xlsx", tables | {"revision_triangle": triangle}, info)
+    book = openpyxl.load_workbook(path)
+    assert {"series_by_region", "revision_triangle"} <= set(book.sheetnames)
+    notes = {row[0]: row[1] for row in book["notes"].iter_rows(values_only=True) if row[0]}
+    assert notes["series_by_region"].startswith("Series of the by_region table")
+    assert notes["revision_triangle"].startswith("Revision triangle")
+    sheet = book["series_by_region"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    withheld = [r for r in rows if r["conf_status"] != "F"]
+    assert {r["reference_period"] for r in withheld} == {"2025-12", "2026-01"}
+    assert all(r["total_tokens"] is None for r in withheld), "a leaked value in the series is written empty"
+    assert [list(r) for r in book["revision_triangle"].iter_rows(values_only=True)] == [
+        ["reference_period", "v1", "v2"],
+        ["2025-12", 10, 11],
+        ["2026-01", 12, None],
+    ]

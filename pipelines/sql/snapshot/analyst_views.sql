@@ -121,3 +121,35 @@ from duckdb_views()
 where schema_name = 'analyst' and comment is not null
 order by view_name;
 comment on view analyst.about is 'This list: the documented views of the snapshot.';
+
+-- The published record (read from the releases, not the warehouse; see pipelines/vintages.py).
+create or replace view analyst.releases as
+select * from record.releases;
+comment on view analyst.releases is
+    'Every release published: one row per month and version, with status and creation time (UTC).';
+
+create or replace view analyst.vintages as
+select v.reference_period, v.version, r.created_at, v.* exclude (reference_period, version)
+from record.vintages as v
+join record.releases as r using (reference_period, version);
+comment on view analyst.vintages is
+    'Every published version of every free cell: one row per month, version and cell, with the release''s creation time.';
+
+create or replace view analyst.series as
+select v.*
+from analyst.vintages as v
+semi join (
+    select reference_period, max(version) as version from record.releases group by reference_period
+) as latest using (reference_period, version);
+comment on view analyst.series is
+    'The series: every free cell of every month as the latest release of that month published it.';
+
+create or replace macro analyst.as_published(known_at) as table
+select v.*
+from analyst.vintages as v
+semi join (
+    select reference_period, max(version) as version
+    from record.releases
+    where created_at <= known_at
+    group by reference_period
+) as known using (reference_period, version);
