@@ -32,7 +32,7 @@ from pipelines.bulletin_charts import (
     plot_tile_map,
     read_names,
 )
-from pipelines.bulletin_trends import plot_trends
+from pipelines.bulletin_trends import plot_prices, plot_trends
 from pipelines.release_model import CONF_STATUS, OBS_STATUS, SUPPRESSED_NOTE, ReleaseInfo
 
 TEMPLATES = Path(__file__).parent / "templates" / "bulletin"
@@ -87,6 +87,7 @@ def render_bulletin(tables: dict[str, pl.DataFrame], release: ReleaseInfo) -> st
         regions=_regions(rows, names),
         mix=_mix(rows, names),
         trend_charts=plot_trends(rows, names, release.period),
+        price_charts=plot_prices(rows, names),
         flows=plot_flows(rows.get("compute_flows", []), names),
         tables=_tables(rows, names),
         revisions=_revisions(rows, names, release),

@@ -1,9 +1,11 @@
-"""The bulletin's trend charts, from the release's series tables (trends.html.j2 draws them).
+"""The bulletin's trend charts, from the release's series tables and its price index (trends.html.j2 draws them).
 
 Three charts, each drawn only from published values of the series (a month whose cell was withheld in its latest
 release is a gap in a line, or a hatched part of a column, never a value): national final use over time, the
 modality mix over time (each modality's share of national final use), and the five largest provinces of the
-release's month over time. No trend section before the record holds two months.
+release's month over time. No trend section before the record holds two months. Two price charts from the
+``price_index`` table: the three all-modality indices side by side (the gap between the matched indices and the
+unit value is the effect of new, cheaper models), and the headline index by modality.
 """
 
 from __future__ import annotations
@@ -35,8 +37,39 @@ def plot_trends(rows: dict[str, list[dict]], names: Names, period: str) -> dict 
     }
 
 
-def plot_lines(id_: str, title: str, months: list[str], lines: list[tuple[str, str, str, list]]) -> dict:
-    """Lines of trillion tokens by month; a withheld month breaks its line (no point is drawn there)."""
+def plot_prices(rows: dict[str, list[dict]], names: Names) -> dict | None:
+    """The price charts of a release, or None while its index holds fewer than two months."""
+    index = rows.get("price_index", [])
+    months = sorted({r["month"] for r in index})
+    if len(months) < 2:
+        return None
+    cells = key_rows(index, "month", "modality")
+
+    def line(modality: str, column: str) -> list[float | None]:
+        return [_published(cells.get((m, modality)), column) for m in months]
+
+    series = (
+        ("Törnqvist (headline)", "price_index"),
+        ("GEKS-Törnqvist", "geks_index"),
+        ("Unit value", "unit_value_index"),
+    )
+    overall = [(en, "", color, line(TOTAL, column)) for (en, column), color in zip(series, PALETTE, strict=False)]
+    codes = [code for code in names.en["modality"] if code != TOTAL]
+    by_modality = [
+        (*names.of("modality", code), color, line(code, "price_index"))
+        for code, color in zip(codes, PALETTE, strict=True)
+    ]
+    unit = "(first month = 100)"
+    return {
+        "overall": plot_lines("price-overall", "Token price indices, all modalities", months, overall, unit),
+        "modality": plot_lines("price-modality", "Token price index by modality", months, by_modality, unit),
+    }
+
+
+def plot_lines(
+    id_: str, title: str, months: list[str], lines: list[tuple[str, str, str, list]], unit: str = "trillion tokens"
+) -> dict:
+    """Lines of values by month (``unit`` names them); a withheld month breaks its line (no point is drawn there)."""
     top = max((v for *_, values in lines for v in values if v is not None), default=0.0) * 1.1 or 1.0
     x = _x_positions(months)
     plotted, described = [], []
@@ -53,7 +86,7 @@ def plot_lines(id_: str, title: str, months: list[str], lines: list[tuple[str, s
         plotted.append({"en": en, "zh": zh, "color": color, "segments": [" ".join(s) for s in segments]})
         plotted[-1]["points"] = points
         shown = ", ".join(f"{m} {'..' if v is None else f'{v:,.1f}'}" for m, v in zip(months, values, strict=True))
-        described.append(f"{en}: {shown} trillion tokens")
+        described.append(f"{en}: {shown} {unit}")
     ticks = [{"y": round(TOP + (HEIGHT - TOP - BOTTOM) * (1 - f), 1), "label": f"{top * f:,.1f}"} for f in (0, 0.5, 1)]
     return _frame(id_, title, months, described) | {"lines": plotted, "ticks": ticks}
 
@@ -105,6 +138,12 @@ def _largest_provinces(rows: list[dict], names: Names, months: list[str], period
         en, zh = names.of("region_code", row["region_code"])
         lines.append((en, shorten_zh(zh), color, [_trillions(cells.get((m, row["region_code"]))) for m in months]))
     return lines
+
+
+def _published(row: dict | None, column: str) -> float | None:
+    """A price index value as published: None where the row is withheld or the value empty."""
+    value = row.get(column) if row is not None and is_free(row) else None
+    return None if value is None else float(value)
 
 
 def _trillions(row: dict | None) -> float | None:

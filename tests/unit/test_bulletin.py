@@ -169,15 +169,15 @@ def test_identical_bytes_on_two_writes(tmp_path: Path):
 #: changed on purpose (text, layout, CSS), or the fixtures or code lists change, check the new page in a browser,
 #: then put the new digests here (printed by the failing assertion) and say why in the commit.
 PINNED = {
-    (1, False): "046a4964e3d36243fe7c038c54072db648d602616fcb30a1eb9a33aef7fff6f4",
-    (2, False): "0c7fde22acfa007af8cd1f0719fca0d630733b56929ea09c8dcdae8caaf62fc4",
-    (2, True): "ace70c529b7c885e3b5b328ad03ea2de4d2722297392179061ea5476a234abc4",
+    (1, False): "bec98cbf8bdc6760324664ef1e26ee98e477ee5402070a4b6ad8bf65a6f7c6fb",
+    (2, False): "8d9f4e786aab6dc5a6110011a2df41346085bdb2b2082baa30979d2dd67ab56b",
+    (2, True): "031f7e921f405edd767e8bfaf679f52ba351408e8770e31aa2d67e09839cb9d1",
 }
 
 
 #: the same with six months of series (``with_series``): the trend section (issue 13; its legend CSS changed the
 #: three digests above, nothing else did)
-PINNED_WITH_SERIES = "4402b6749a554d5002ba22648e09f523dbc6ca8a3b6350b22b675463223d4ebf"
+PINNED_WITH_SERIES = "93e42f5e7d17351a0d38e9dae2c9c83fd2f32a7c94da06711bb43cc537baea61"
 
 
 def test_the_bytes_with_trends_are_pinned(tmp_path: Path):
@@ -251,3 +251,27 @@ def test_a_month_withheld_in_the_series_is_a_gap_never_a_value(tmp_path: Path):
     assert national.count("<polyline") == 2, "the line breaks at the withheld month"
     assert "Nov 25 .." not in national and "2025-11 .." in national
     assert f"{LEAK / 1e12:,.1f}" not in trends and str(LEAK) not in trends
+
+
+def test_the_price_index_is_drawn_from_its_free_rows_only(tmp_path: Path):
+    """Three months of the price index: the withheld month (a value a leaking writer left in) breaks every line
+    of its modality and is never printed; free values are in the chart's description."""
+    tables, info = release_tables(2)
+    months, modalities = ["2026-08", "2026-09", "2026-10"], ["_T", "text", "image", "audio", "video"]
+    rows = [
+        {"month": m, "modality": c, "price_index": 100.0 - 7 * i - j, "geks_index": 99.0 - 7 * i - j,
+         "unit_value_index": 98.0 - 11 * i - j, "conf_status": "A" if (m, c) == ("2026-09", "text") else "F"}
+        for i, m in enumerate(months) for j, c in enumerate(modalities)
+    ]  # fmt: skip
+    rows[[r["modality"] for r in rows].index("text", 5)] |= {"price_index": 12.345}  # 2026-09 text: withheld
+    tables["price_index"] = pl.DataFrame(rows)
+    page = write_bulletin(tmp_path / "b.html", tables, info).read_text(encoding="utf-8")
+    section = page[page.index('<section id="prices"') : page.index("</section>", page.index('<section id="prices"'))]
+    assert section.count("<svg") == 2
+    assert "Törnqvist (headline): 2026-08 100.0, 2026-09 93.0, 2026-10 86.0" in section
+    assert "Unit value: 2026-08 98.0, 2026-09 87.0, 2026-10 76.0" in section
+    assert "2026-09 .." in section and "12.3" not in section, "the withheld month is a gap, never a value"
+    modality = section[section.index('id="chart-price-modality"') :]
+    assert modality.count("<polyline") == 3 + 2, "three whole lines; text's breaks at its withheld month"
+    one_month = {**tables, "price_index": tables["price_index"].filter(pl.col("month") == "2026-10")}
+    assert 'id="prices"' not in write_bulletin(tmp_path / "c.html", one_month, info).read_text(encoding="utf-8")
