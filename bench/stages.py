@@ -38,8 +38,8 @@ def floor(data: Path, period: str) -> dict:
 
 
 def ingest_claim(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.ingest import claim_inbox
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ingest import claim_inbox
 
     started = time.perf_counter()
     claims, _ = claim_inbox(load_settings(data_dir=data))
@@ -47,9 +47,9 @@ def ingest_claim(data: Path, period: str) -> dict:
 
 
 def ingest_validate(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.expectations import preload
-    from pipelines.ingest import pending_claims, validate_claims
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ingest import pending_claims, validate_claims
+    from pipelines.validation.expectations import preload
 
     preload()  # GX's import is a per-process cost, not the validation's
     settings = load_settings(data_dir=data)
@@ -67,8 +67,8 @@ def ingest_validate(data: Path, period: str) -> dict:
 
 
 def ingest_load(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.ingest import load_claims, pending_claims
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ingest import load_claims, pending_claims
 
     settings = load_settings(data_dir=data)
     started = time.perf_counter()
@@ -77,8 +77,9 @@ def ingest_load(data: Path, period: str) -> dict:
 
 
 def _publish_stage(data: Path, period: str, stage: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.publish import (
+    from pipelines.core.config import load_settings
+    from pipelines.core.database import open_warehouse
+    from pipelines.release.publish import (
         build_month_cells,
         export_release,
         finalize_release,
@@ -86,8 +87,7 @@ def _publish_stage(data: Path, period: str, stage: str) -> dict:
         protect_month,
         write_release_bulletin,
     )
-    from pipelines.snapshot import refresh_snapshot
-    from pipelines.warehouse import open_warehouse
+    from pipelines.warehouse.snapshot import refresh_snapshot
 
     settings = load_settings(data_dir=data)
     started = time.perf_counter()
@@ -112,7 +112,7 @@ def naive(data: Path, period: str) -> dict:
     import great_expectations as gx
     import pandas as pd
 
-    from pipelines.expectations import expectation_parameters, load_suite
+    from pipelines.validation.expectations import expectation_parameters, load_suite
 
     started = time.perf_counter()
     frames = []

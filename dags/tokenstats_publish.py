@@ -29,7 +29,7 @@ import os
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 from dateutil.relativedelta import relativedelta
 
-from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
+from pipelines.core.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 WAREHOUSE = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI)
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_SECONDS", "60")))
@@ -73,8 +73,8 @@ def tokenstats_publish():
     def coverage(months: list[str]) -> list[dict]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipelines.config import UsageError
-        from pipelines.publish import plan_releases
+        from pipelines.core.config import UsageError
+        from pipelines.release.publish import plan_releases
 
         force = get_current_context()["params"]["force"]
         try:
@@ -90,7 +90,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def marts(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import build_month_cells
+        from pipelines.release.publish import build_month_cells
 
         with _warehouse() as (con, _):
             for period in _periods(plans):
@@ -99,7 +99,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def disclosure(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import protect_month
+        from pipelines.release.publish import protect_month
 
         with _warehouse() as (con, settings):
             for period in _periods(plans):
@@ -108,7 +108,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def exports(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import ReleasePlan, export_release
+        from pipelines.release.publish import ReleasePlan, export_release
 
         with _warehouse() as (con, settings):
             for plan in plans:  # oldest first: a month's change is measured on the previous month's tables
@@ -117,7 +117,7 @@ def tokenstats_publish():
 
     @task
     def bulletin(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import ReleasePlan, write_release_bulletin
+        from pipelines.release.publish import ReleasePlan, write_release_bulletin
 
         for plan in plans:
             write_release_bulletin(ReleasePlan.from_json(plan))
@@ -125,7 +125,7 @@ def tokenstats_publish():
 
     @task
     def finalize(plans: list[dict]) -> list[str]:
-        from pipelines.publish import ReleasePlan, finalize_release
+        from pipelines.release.publish import ReleasePlan, finalize_release
 
         folders = [str(finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))) for plan in plans]
         print(f"released {', '.join(folders)}")
@@ -133,7 +133,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def snapshot(releases: list[str]) -> str:
-        from pipelines.snapshot import refresh_snapshot
+        from pipelines.warehouse.snapshot import refresh_snapshot
 
         with _warehouse() as (con, settings):
             return str(refresh_snapshot(con, settings))
@@ -144,8 +144,8 @@ def tokenstats_publish():
 @contextlib.contextmanager
 def _warehouse():
     """The warehouse open for writing (waiting for another writer), and the settings."""
-    from pipelines.config import load_settings
-    from pipelines.warehouse import open_warehouse
+    from pipelines.core.config import load_settings
+    from pipelines.core.database import open_warehouse
 
     settings = load_settings()
     with open_warehouse(settings, settings.lock_wait_seconds) as con:

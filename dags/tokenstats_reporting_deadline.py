@@ -30,9 +30,9 @@ def tokenstats_reporting_deadline():
     def providers_reported() -> str:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from pipelines.config import load_settings
-        from pipelines.ledger import overdue_providers, period_status, read_warehouse
-        from pipelines.periods import previous_period
+        from pipelines.core.config import load_settings
+        from pipelines.core.periods import previous_period
+        from pipelines.intake.ledger import overdue_providers, period_status, read_warehouse
 
         settings = load_settings()
         today = get_current_context()["logical_date"]

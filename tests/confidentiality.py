@@ -29,10 +29,10 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipelines.config import Settings
-from pipelines.contract import read_code_list
-from pipelines.disclosure import Rules
-from pipelines.registry import read_registry
+from pipelines.contract.contract import read_code_list
+from pipelines.contract.registry import read_registry
+from pipelines.core.config import Settings
+from pipelines.statistics.disclosure import Rules
 from tests.record_attacker import Attacker, Version
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")

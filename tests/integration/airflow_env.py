@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import WAREHOUSE_POOL, Settings
-from pipelines.periods import previous_period
+from pipelines.core.config import WAREHOUSE_POOL, Settings
+from pipelines.core.periods import previous_period
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"

@@ -23,10 +23,10 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import Settings
-from pipelines.generate import generate_month
-from pipelines.ingest import claim_inbox, load_claims
-from pipelines.warehouse import file_lock, writer_lock
+from pipelines.core.config import Settings
+from pipelines.core.database import file_lock, writer_lock
+from pipelines.intake.ingest import claim_inbox, load_claims
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import cli_env, run_cli, start_cli
 from tests.confidentiality import assert_release_is_safe
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_POOL, WAREHOUSE_QUEUE
-from pipelines.generate import generate_month
-from pipelines.warehouse import writer_lock
+from pipelines.core.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_POOL, WAREHOUSE_QUEUE
+from pipelines.core.database import writer_lock
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import DAG_IDS, DAGS_FOLDER, AirflowEnv, prepare_airflow, tail
 

@@ -23,8 +23,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.generate import generate_month, synthetic_registry
-from pipelines.reasons import clean_sample
+from pipelines.contract.reasons import clean_sample
+from pipelines.synthetic.generate import generate_month, synthetic_registry
 from tests.cli_process import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.cli import main
-from pipelines.generate import generate_month
+from pipelines.cli.commands import main
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.oracle import read_reports
 

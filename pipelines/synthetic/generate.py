@@ -1,0 +1,481 @@
+"""Synthetic national month: a provider registry and one usage report per provider, realistic and seeded.
+
+The shape follows what the bureau sees: a handful of large providers and a long tail, eastern provinces
+dominant, text far ahead of code, image, audio and video, sector I dominant among enterprises, a share of
+reseller rows, compute served from the national hub provinces, weekday seasonality and prices per million
+tokens that differ by modality and model. National volume is about 3x10^15 tokens a month whatever the row
+count: more rows only means finer detail.
+
+Reports stream to disk a row group at a time, so memory stays bounded at any size, and each is written to
+a temporary name and renamed, so ingest never sees half a file. The same seed gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.contract.contract import load_contract, read_code_list
+from pipelines.contract.registry import Provider, read_registry, write_registry
+from pipelines.core.config import UsageError
+from pipelines.core.periods import month_days
+from pipelines.synthetic import faults as inject
+
+NATIONAL_MONTHLY_TOKENS = 3.0e15
+ROW_GROUP_ROWS = 1_000_000
+MODALITIES = ["text", "code", "image", "audio", "video"]
+CUSTOMER_TYPES = ["enterprise", "government", "individual", "reseller"]
+
+# Shares of series (a customer slice served every day) and relative size of a series, by dimension.
+CUSTOMER_TYPE_SHARE = [0.55, 0.08, 0.25, 0.12]
+MODALITY_SHARE = [0.62, 0.18, 0.10, 0.06, 0.04]
+MODALITY_VOLUME = [1.0, 0.9, 0.6, 0.45, 0.35]
+OUTPUT_SHARE = [0.25, 0.30, 0.60, 0.50, 0.70]
+TOKENS_PER_REQUEST = [1800, 4500, 1200, 900, 6000]
+INPUT_PRICE_RANGE = [(0.5, 40.0), (1.0, 30.0), (20.0, 150.0), (10.0, 80.0), (40.0, 300.0)]  # yuan per million
+PRICE_FACTOR_BY_CUSTOMER = [1.0, 0.9, 1.0, 0.7]
+PROVINCE_WEIGHT = {
+    "440000": 14,
+    "110000": 12,
+    "310000": 11,
+    "330000": 10,
+    "320000": 9,
+    "370000": 5,
+    "510000": 4,
+    "420000": 3,
+    "350000": 3,
+    "410000": 2.5,
+    "430000": 2,
+    "340000": 2,
+    "500000": 2,
+    "610000": 1.8,
+    "120000": 1.5,
+    "130000": 1.5,
+    "210000": 1.2,
+    "360000": 0.9,
+    "450000": 0.8,
+    "530000": 0.7,
+    "140000": 0.7,
+    "520000": 0.7,
+    "220000": 0.6,
+    "230000": 0.6,
+    "650000": 0.5,
+    "150000": 0.5,
+    "460000": 0.5,
+    "620000": 0.4,
+    "640000": 0.3,
+    "630000": 0.2,
+    "540000": 0.1,
+}
+COMPUTE_HUB_WEIGHT = {
+    "150000": 25,
+    "520000": 20,
+    "640000": 12,
+    "620000": 10,
+    "130000": 10,
+    "340000": 5,
+    "440000": 6,
+    "510000": 5,
+    "500000": 2,
+    "320000": 3,
+    "330000": 2,
+}
+ENTERPRISE_SECTOR_WEIGHT = {
+    "I": 38,
+    "C": 12,
+    "J": 9,
+    "F": 7,
+    "M": 6,
+    "L": 5,
+    "R": 4,
+    "P": 4,
+    "Q": 3,
+    "G": 3,
+    "K": 2,
+    "E": 2,
+    "D": 1.5,
+    "H": 1.5,
+    "O": 1,
+    "N": 1,
+    "B": 0.8,
+    "A": 0.7,
+    "S": 0.3,
+    "T": 0.2,
+}
+GOVERNMENT_SECTOR_WEIGHT = {"S": 55, "P": 12, "Q": 10, "N": 8, "G": 5, "D": 4, "M": 4, "I": 2}
+HOME_PROVINCES = ["110000", "310000", "330000", "440000", "320000", "510000"]
+BRANDS = [
+    "tianqiong",
+    "hexin",
+    "lanyun",
+    "qingluan",
+    "mingshu",
+    "ruifeng",
+    "jinhai",
+    "yunlan",
+    "xingbo",
+    "zhihe",
+    "anlan",
+    "boyu",
+    "chenguang",
+    "dingxin",
+    "fanxing",
+    "guanghe",
+    "haina",
+    "jiuzhou",
+    "kunpeng",
+    "lingxi",
+]
+KINDS = ["cloud", "ai", "models", "tech", "intelligence"]
+
+
+@dataclass(frozen=True)
+class GeneratedReport:
+    provider_id: str
+    path: Path
+    rows: int
+    fault: str | None
+
+
+def synthetic_registry(n_providers: int, seed: int) -> list[Provider]:
+    """A registry of ``n_providers``; about one in five shares an enterprise group with the previous one."""
+    rng = np.random.default_rng([seed, 0])
+    names = [f"{brand}-{kind}" for kind in KINDS for brand in BRANDS]
+    order = rng.permutation(len(names))
+    providers: list[Provider] = []
+    for i in range(n_providers):
+        provider_id = names[order[i % len(names)]] + (f"-{i // len(names) + 1}" if i >= len(names) else "")
+        brand = provider_id.split("-")[0].capitalize()
+        shares_group = i > 0 and rng.random() < 0.2
+        group = providers[-1].enterprise_group if shares_group else f"{brand} Group {i + 1:02d}"
+        providers.append(
+            Provider(
+                provider_id=provider_id,
+                name=f"{brand} {provider_id.split('-')[1].capitalize()} Co., Ltd.",
+                enterprise_group=group,
+                registered_province=HOME_PROVINCES[int(rng.integers(len(HOME_PROVINCES)))],
+                active_from="2025-01",
+            )
+        )
+    return providers
+
+
+def generate_month(
+    data_dir: Path,
+    period: str,
+    rows: int = 1_000_000,
+    providers: int = 12,
+    seed: int = 20261,
+    faults: list[str] | None = None,
+    force: bool = False,
+) -> list[GeneratedReport]:
+    """Write the registry and one report per provider into ``<data_dir>/inbox/<provider_id>/``.
+
+    An existing registry is left alone if it is the same, and replaced by a different one only with ``force``.
+
+    ``faults`` holds ``kind`` or ``kind=provider_id``; without a provider, each fault goes to its own
+    provider, taken from the smallest upwards.
+    """
+    registry = synthetic_registry(providers, seed)
+    _write_synthetic_registry(data_dir / "registry" / "providers.csv", registry, force)
+    fault_by_provider = _assign_faults(faults or [], registry)
+    shares = _provider_shares(len(registry))
+    rows_by_provider = _split_rows(rows, shares)
+    reports = []
+    for index, provider in enumerate(registry):
+        fault = fault_by_provider.get(provider.provider_id)
+        target = data_dir / "inbox" / provider.provider_id / f"{provider.provider_id}_{period}.parquet"
+        rng = np.random.default_rng([seed, 1, index, *map(int, period.split("-"))])
+        monthly_tokens = NATIONAL_MONTHLY_TOKENS * shares[index] * _month_growth(period)
+        chunks = _report_chunks(provider, period, rows_by_provider[index], monthly_tokens, rng, registry)
+        written = _write_report(target, chunks, fault, registry, index)
+        reports.append(GeneratedReport(provider.provider_id, target, written, fault))
+    return reports
+
+
+def _write_synthetic_registry(path: Path, registry: list[Provider], force: bool) -> None:
+    if path.exists() and not force:
+        try:
+            if read_registry(path) == registry:
+                return
+        except ValueError:  # an invalid registry is still the bureau's file
+            pass
+        raise UsageError(
+            f"a different provider registry exists at {path}; it is left as it is "
+            "(pass --force to replace it with the synthetic one)"
+        )
+    write_registry(path, registry)
+
+
+def _assign_faults(faults: list[str], registry: list[Provider]) -> dict[str, str]:
+    ids = [p.provider_id for p in registry]
+    assigned: dict[str, str] = {}
+    free = list(reversed(ids))
+    for spec in faults:
+        kind, _, provider_id = spec.partition("=")
+        if kind not in inject.FAULTS:
+            raise UsageError(f"unknown fault {kind!r}; known: {', '.join(inject.FAULTS)}")
+        if provider_id and provider_id not in ids:
+            raise UsageError(f"fault {spec!r} names unknown provider {provider_id!r}")
+        if not provider_id:
+            free = [p for p in free if p not in assigned]
+            if not free:
+                raise UsageError("more faults than providers; name a provider with kind=provider_id")
+            provider_id = free[0]
+        if provider_id in assigned:
+            raise UsageError(f"provider {provider_id} already has fault {assigned[provider_id]!r}")
+        assigned[provider_id] = kind
+    return assigned
+
+
+def _provider_shares(n: int) -> np.ndarray:
+    weights = 1.0 / np.arange(1, n + 1) ** 1.3
+    return weights / weights.sum()
+
+
+def _split_rows(total: int, shares: np.ndarray) -> list[int]:
+    """Bigger providers report more rows, less than in proportion to volume; the counts sum to ``total``."""
+    weights = shares**0.6
+    exact = total * weights / weights.sum()
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(-(exact - counts))[: total - counts.sum()]] += 1
+    return [int(c) for c in counts]
+
+
+def _month_growth(period: str) -> float:
+    """National volume grows about 4% a month (relative to 2026-10)."""
+    year, month = (int(x) for x in period.split("-"))
+    return 1.04 ** ((year - 2026) * 12 + month - 10)
+
+
+def _weights(mapping: dict[str, float], codes: list[str]) -> np.ndarray:
+    w = np.array([mapping.get(c, 0.0) for c in codes], dtype=float)
+    return w / w.sum()
+
+
+@dataclass(frozen=True)
+class _Series:
+    """Customer slices of one provider: each is one row a day (the report's key without the date)."""
+
+    region: np.ndarray
+    compute: np.ndarray  # index into provinces, -1 = unknown
+    modality: np.ndarray
+    customer_type: np.ndarray
+    sector: np.ndarray  # index into sections, -1 = none
+    model: np.ndarray  # index into model_ids
+    model_ids: list[str]
+    base: np.ndarray  # relative daily volume
+    input_price: np.ndarray  # yuan per million input tokens
+    output_price: np.ndarray
+
+
+def _sample_series(
+    provider: Provider, count: int, rng: np.random.Generator, provinces: list[str], sections: list[str]
+) -> _Series:
+    region_w = _weights(PROVINCE_WEIGHT, provinces) * rng.dirichlet(np.full(len(provinces), 20.0))
+    region_w[provinces.index(provider.registered_province)] *= 2.0
+    region = rng.choice(len(provinces), count, p=region_w / region_w.sum())
+    hub = rng.choice(len(provinces), count, p=_weights(COMPUTE_HUB_WEIGHT, provinces))
+    draw = rng.random(count)
+    compute = np.where(draw < 0.03, -1, np.where(draw < 0.33, region, hub))
+    modality = rng.choice(5, count, p=MODALITY_SHARE)
+    customer_type = rng.choice(4, count, p=CUSTOMER_TYPE_SHARE)
+    sector = np.full(count, -1)
+    for ctype, weights in ((0, ENTERPRISE_SECTOR_WEIGHT), (1, GOVERNMENT_SECTOR_WEIGHT)):
+        rows = customer_type == ctype
+        sector[rows] = rng.choice(len(sections), int(rows.sum()), p=_weights(weights, sections))
+
+    # A model catalogue per modality; large providers (more series) list more models.
+    per_modality = max(1, min(12, int(np.log10(count + 1) * 2)))
+    brand = provider.provider_id.split("-")[0][:3]
+    catalogue = [
+        (m, f"{brand}-{MODALITIES[m]}-{v + 1}.{int(rng.integers(10))}") for m in range(5) for v in range(per_modality)
+    ]
+    zipf = 1.0 / np.arange(1, per_modality + 1) ** 1.1
+    pick = rng.choice(per_modality, count, p=zipf / zipf.sum())
+    model = modality * per_modality + pick
+    low = np.array([INPUT_PRICE_RANGE[m][0] for m, _ in catalogue])
+    high = np.array([INPUT_PRICE_RANGE[m][1] for m, _ in catalogue])
+    model_input_price = np.exp(rng.uniform(np.log(low), np.log(high)))
+    model_output_price = model_input_price * rng.uniform(2.0, 4.0, len(catalogue))
+    model_ids = [name for _, name in catalogue]
+
+    # The same slice drawn twice is another deployment of the model (a customer's fine-tune).
+    key = ((((region * 32 + compute + 1) * 8 + modality) * 4 + customer_type) * 32 + sector + 1) * 256 + model
+    order = np.argsort(key, kind="stable")
+    sorted_key = key[order]
+    starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
+    group_start = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    rank = np.empty(count, dtype=np.int64)
+    rank[order] = np.arange(count) - group_start
+    if rank.max() > 0:
+        names = np.array(model_ids, dtype=object)[model]
+        tuned = rank > 0
+        names[tuned] = [f"{n}-ft{r:05d}" for n, r in zip(names[tuned], rank[tuned], strict=True)]
+        model_ids, model = np.unique(names.astype(str), return_inverse=True)
+        model_ids = model_ids.tolist()
+        base_model = np.array([n.split("-ft")[0] for n in model_ids])
+        price_of = dict(zip([name for _, name in catalogue], range(len(catalogue)), strict=True))
+        model_price_index = np.array([price_of[b] for b in base_model])
+        model_input_price = model_input_price[model_price_index]
+        model_output_price = model_output_price[model_price_index]
+
+    base = rng.lognormal(0.0, 1.5, count) * np.array(MODALITY_VOLUME)[modality]
+    discount = np.array(PRICE_FACTOR_BY_CUSTOMER)[customer_type]
+    return _Series(
+        region,
+        compute,
+        modality,
+        customer_type,
+        sector,
+        model,
+        model_ids,
+        base,
+        model_input_price[model] * discount,
+        model_output_price[model] * discount,
+    )
+
+
+def _day_factors(days: list[dt.date]) -> np.ndarray:
+    """Relative volume by customer type (rows) and day (columns): offices work weekdays, people weekends."""
+    weekend = np.array([d.weekday() >= 5 for d in days])
+    trend = 1.0 + 0.004 * np.arange(len(days))
+    business = np.where(weekend, 0.7, 1.15) * trend
+    people = np.where(weekend, 1.15, 0.95) * trend
+    return np.vstack([business, business, people, business])
+
+
+def _report_chunks(
+    provider: Provider,
+    period: str,
+    rows: int,
+    monthly_tokens: float,
+    rng: np.random.Generator,
+    registry: list[Provider],
+) -> Iterator[pa.Table]:
+    """The report as Arrow tables of about ROW_GROUP_ROWS rows each, day by day."""
+    provinces = [r["region_code"] for r in read_code_list("provinces.csv")]
+    sections = load_contract().code_list("report_sectors")
+    days = month_days(period)
+    full, extra = divmod(rows, len(days))
+    count = full + (1 if extra else 0)
+    if count == 0:
+        return
+    series = _sample_series(provider, count, rng, provinces, sections)
+    # The last slice started mid-month when rows do not divide evenly into days.
+    last_series_days = extra if extra else len(days)
+
+    day_factor = _day_factors(days)
+    noise_sigma = 0.15
+    expected = (series.base * day_factor[series.customer_type].sum(axis=1)).sum()
+    if extra:
+        expected -= series.base[-1] * day_factor[series.customer_type[-1], last_series_days:].sum()
+    scale = monthly_tokens / (expected * np.exp(noise_sigma**2 / 2))
+
+    province_codes = np.array(provinces)
+    section_codes = np.array(sections)
+    days_per_chunk = max(1, ROW_GROUP_ROWS // count)
+    epoch = dt.date(1970, 1, 1)
+    for first in range(0, len(days), days_per_chunk):
+        chunk_days = range(first, min(first + days_per_chunk, len(days)))
+        day_index = np.repeat(np.array(chunk_days), count)
+        s = np.tile(np.arange(count), len(chunk_days))
+        if extra:
+            keep = (s < count - 1) | (day_index < last_series_days)
+            day_index, s = day_index[keep], s[keep]
+        n = len(s)
+        volume = series.base[s] * day_factor[series.customer_type[s], day_index] * scale
+        total = np.minimum(volume * rng.lognormal(0.0, noise_sigma, n), 9e14).astype(np.int64)
+        modality = series.modality[s]
+        output = (total * np.array(OUTPUT_SHARE)[modality] * rng.uniform(0.8, 1.2, n)).astype(np.int64)
+        output = np.minimum(output, total)
+        input_tokens = total - output
+        cache_share = np.where(modality <= 1, rng.uniform(0.0, 0.6, n), rng.uniform(0.0, 0.1, n))
+        cached = (input_tokens * cache_share).astype(np.int64)
+        per_request = np.array(TOKENS_PER_REQUEST)[modality] * rng.lognormal(0.0, 0.3, n)
+        requests = np.where(total > 0, np.maximum(1, np.round(total / per_request)), 0).astype(np.int64)
+        price_in = series.input_price[s]
+        yuan = ((input_tokens - cached) * price_in + cached * price_in * 0.25 + output * series.output_price[s]) / 1e6
+        amount_units = np.round(yuan * 1e4).astype(np.int64)  # ten-thousandths of a yuan
+
+        compute = series.compute[s]
+        sector = series.sector[s]
+        dates = np.array([(days[d] - epoch).days for d in chunk_days], dtype=np.int32)
+        yield pa.table(
+            {
+                "report_period": pa.repeat(pa.scalar(period, pa.string()), n),
+                "provider_id": pa.repeat(pa.scalar(provider.provider_id, pa.string()), n),
+                "usage_date": pa.array(dates[day_index - first], pa.int32()).cast(pa.date32()),
+                "region_code": _codes(province_codes, series.region[s]),
+                "compute_region_code": _codes(province_codes, compute, null=compute < 0),
+                "modality": _codes(np.array(MODALITIES), modality),
+                "customer_type": _codes(np.array(CUSTOMER_TYPES), series.customer_type[s]),
+                "sector_code": _codes(section_codes, sector, null=sector < 0),
+                "model_id": _codes(np.array(series.model_ids), series.model[s]),
+                "input_tokens": pa.array(input_tokens, pa.int64()),
+                "cached_input_tokens": pa.array(cached, pa.int64()),
+                "output_tokens": pa.array(output, pa.int64()),
+                "requests": pa.array(requests, pa.int64()),
+                "settlement_amount": decimal_from_units(amount_units),
+            }
+        )
+
+
+def _codes(dictionary: np.ndarray, index: np.ndarray, null: np.ndarray | None = None) -> pa.Array:
+    indices = pa.array(np.maximum(index, 0).astype(np.int32), mask=null)
+    return pa.DictionaryArray.from_arrays(indices, pa.array(dictionary, pa.string())).cast(pa.string())
+
+
+def decimal_from_units(units: np.ndarray, precision: int = 20, scale: int = 4) -> pa.Array:
+    """A decimal128 array from non-negative integers counted in units of 10^-scale (exact, no floats)."""
+    words = np.zeros((len(units), 2), dtype=np.int64)
+    words[:, 0] = units
+    words[:, 1] = np.where(units < 0, -1, 0)
+    return pa.Array.from_buffers(pa.decimal128(precision, scale), len(units), [None, pa.py_buffer(words)])
+
+
+# Each provider's toolchain writes strings its own way; the contract accepts every Arrow encoding.
+_STRING_ENCODINGS: list[Callable[[pa.Array], pa.Array]] = [
+    lambda a: a,
+    lambda a: a.cast(pa.large_string()),
+    lambda a: a.dictionary_encode(),
+]
+
+
+def _encode_strings(table: pa.Table, provider_index: int) -> pa.Table:
+    encode = _STRING_ENCODINGS[provider_index % len(_STRING_ENCODINGS)]
+    columns = [encode(c.combine_chunks()) if pa.types.is_string(c.type) else c for c in table.columns]
+    return pa.table(columns, names=table.column_names)
+
+
+def _write_report(
+    target: Path, chunks: Iterator[pa.Table], fault: str | None, registry: list[Provider], provider_index: int
+) -> int:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp")
+    written = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for number, chunk in enumerate(chunks):
+            table = inject.apply_to_chunk(fault, chunk, number, registry) if fault else chunk
+            table = _encode_strings(table, provider_index)
+            if writer is None:
+                writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            written += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # no rows: still a valid, empty report
+        pq.write_table(load_contract().arrow_schema().empty_table(), tmp)
+    if fault:
+        written = inject.apply_to_file(fault, tmp, written)
+    os.replace(tmp, target)
+    return written
