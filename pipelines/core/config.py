@@ -12,10 +12,6 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pipelines.statistics.disclosure import Rules
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # Orchestration names shared by the DAGs (dags/ builds the Airflow objects from them).
@@ -66,14 +62,6 @@ class Settings:
     secondary_protection_percent: float = 1.0
     # GX Data Docs: validation pages older than this many days are deleted when the index is rebuilt (0: keep).
     docs_retention_days: int = 0
-
-    @property
-    def disclosure_rules(self) -> Rules:
-        from pipelines.statistics.disclosure import Rules
-
-        return Rules(
-            self.min_contributors, self.dominance_p_percent, self.protection_percent, self.secondary_protection_percent
-        )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:

@@ -1,4 +1,4 @@
-"""The DuckDB warehouse: connections, schema, reference tables, named SQL, and the single-writer lock.
+"""The DuckDB warehouse: connections, schema, named SQL, and the single-writer lock; every stage uses them.
 
 DuckDB allows one writer process per file, and a reader cannot open a file a writer holds; so every write
 goes through ``open_warehouse`` under an exclusive lock, and analysts read a snapshot (``snapshot.py``).
@@ -16,9 +16,6 @@ from typing import IO, Any
 
 import duckdb
 
-from pipelines.contract.contract import read_code_list
-from pipelines.contract.registry import COLUMNS as REGISTRY_COLUMNS
-from pipelines.contract.registry import read_registry
 from pipelines.core.config import SCHEMAS_DIR, Settings, disclosure_key
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # pipelines/: each stage keeps its SQL in <stage>/sql/
@@ -29,13 +26,6 @@ STORAGE_VERSION = "v1.4.0"
 # analysts) only. Providers write into the inbox by their own means; releases and Data Docs are for reading.
 PRIVATE_MODE = 0o750
 PRIVATE_FOLDERS = ("warehouse", "landing", "archive", "quarantine", "analyst", "registry")
-REFERENCE_TABLES = {
-    "ref.provinces": "provinces.csv",
-    "ref.economic_zones": "economic_zones.csv",
-    "ref.sectors": "sectors.csv",
-    "ref.modalities": "modalities.csv",
-    "ref.customer_types": "customer_types.csv",
-}
 
 
 class WarehouseBusy(RuntimeError):
@@ -124,37 +114,6 @@ def restrict_data_folders(settings: Settings) -> None:
         folder = settings.data_dir / name
         if folder.is_dir():
             folder.chmod(PRIVATE_MODE)
-
-
-def load_reference_tables(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
-    """Replace code lists and the registry in one transaction (they change rarely, and never partly)."""
-    con.execute("begin")
-    try:
-        for table, file_name in REFERENCE_TABLES.items():
-            rows = read_code_list(file_name)
-            columns = list(rows[0])
-            con.execute(f"delete from {table}")
-            placeholders = ", ".join("?" for _ in columns)
-            con.executemany(
-                f"insert into {table} ({', '.join(columns)}) values ({placeholders})",
-                [[_cell(r[c]) for c in columns] for r in rows],
-            )
-        providers = read_registry(settings.registry_file)
-        con.execute("delete from ref.providers")
-        con.executemany(
-            f"insert into ref.providers values ({', '.join('?' for _ in REGISTRY_COLUMNS)})",
-            [[getattr(p, c) for c in REGISTRY_COLUMNS] for p in providers],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-
-
-def _cell(value: str) -> Any:
-    if value in ("true", "false"):
-        return value == "true"
-    return value or None
 
 
 def sql_text(name: str) -> str:

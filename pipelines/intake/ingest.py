@@ -40,11 +40,11 @@ from typing import TYPE_CHECKING
 import duckdb
 
 from pipelines.contract.reasons import Received, Verdict, write_json
+from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
 from pipelines.core.database import (
     file_lock,
     first_row,
-    load_reference_tables,
     open_warehouse,
     restrict_data_folders,
     run_sql,

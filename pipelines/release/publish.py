@@ -27,14 +27,15 @@ import polars as pl
 import pipelines
 from pipelines.contract.contract import load_contract
 from pipelines.contract.reasons import write_json
+from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings, UsageError, disclosure_key
-from pipelines.core.database import load_reference_tables, run_sql
+from pipelines.core.database import run_sql
 from pipelines.core.failpoints import crash_point
 from pipelines.core.periods import previous_period
 from pipelines.intake.ledger import COVERAGE_KEYS, coverage_counts, period_status
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.disclosure import DIMENSIONS, TOTAL, Published, protect_record
+from pipelines.statistics.disclosure import DIMENSIONS, TOTAL, Published, Rules, protect_record
 from pipelines.statistics.marts import (
     MEASURES,
     TABLES,
@@ -114,7 +115,7 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
         )
         for release in published_versions(settings, period)
     ]
-    rules = settings.disclosure_rules
+    rules = Rules.from_settings(settings)
     protected, certificate = protect_record(group_cells(con, stored), earlier, rules)
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:

@@ -31,12 +31,16 @@ import hmac
 import json
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from pipelines.contract.contract import read_code_list
 from pipelines.statistics.audit import SOLVER, Interval, RecordAudit, Target
+
+if TYPE_CHECKING:
+    from pipelines.core.config import Settings
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 GROUP = "enterprise_group"
@@ -51,6 +55,16 @@ class Rules:
     dominance_p_percent: float = 10.0
     protection_percent: float = 10.0  # a confidential value stays uncertain by this much, either way
     secondary_percent: float = 1.0  # a cell hidden only to protect others must not be recoverable either
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        """The rules as configured (``TOKENSTATS_MIN_CONTRIBUTORS`` and the others)."""
+        return cls(
+            settings.min_contributors,
+            settings.dominance_p_percent,
+            settings.protection_percent,
+            settings.secondary_protection_percent,
+        )
 
     def required(self, status: str) -> float:
         return (self.secondary_percent if status == SECONDARY else self.protection_percent) / 100.0

@@ -17,9 +17,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.contract.reference import load_reference_tables
 from pipelines.contract.registry import read_registry
 from pipelines.core.config import Settings
-from pipelines.core.database import load_reference_tables, open_warehouse, run_sql
+from pipelines.core.database import open_warehouse, run_sql
 from pipelines.release.publish import publish_months
 from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe

@@ -17,8 +17,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import disclosure_key, load_settings
-from pipelines.core.database import load_reference_tables, open_warehouse, run_sql
+from pipelines.core.database import open_warehouse, run_sql
 from pipelines.release.publish import publish_months
 from pipelines.synthetic.generate import generate_month
 
