@@ -48,7 +48,8 @@ def ingest_claim(data: Path, period: str) -> dict:
 
 def ingest_validate(data: Path, period: str) -> dict:
     from pipelines.core.config import load_settings
-    from pipelines.intake.ingest import pending_claims, validate_claims
+    from pipelines.intake.claim import pending_claims
+    from pipelines.intake.verify import validate_claims
     from pipelines.validation.expectations import preload
 
     preload()  # GX's import is a per-process cost, not the validation's
@@ -68,7 +69,8 @@ def ingest_validate(data: Path, period: str) -> dict:
 
 def ingest_load(data: Path, period: str) -> dict:
     from pipelines.core.config import load_settings
-    from pipelines.intake.ingest import load_claims, pending_claims
+    from pipelines.intake.claim import pending_claims
+    from pipelines.intake.load import load_claims
 
     settings = load_settings(data_dir=data)
     started = time.perf_counter()
@@ -79,11 +81,11 @@ def ingest_load(data: Path, period: str) -> dict:
 def _publish_stage(data: Path, period: str, stage: str) -> dict:
     from pipelines.core.config import load_settings
     from pipelines.core.database import open_warehouse
+    from pipelines.release.plan import plan_releases
     from pipelines.release.publish import (
         build_month_cells,
         export_release,
         finalize_release,
-        plan_releases,
         protect_month,
         write_release_bulletin,
     )

@@ -74,7 +74,7 @@ def tokenstats_publish():
         from airflow.sdk.exceptions import AirflowSkipException
 
         from pipelines.core.config import UsageError
-        from pipelines.release.publish import plan_releases
+        from pipelines.release.plan import plan_releases
 
         force = get_current_context()["params"]["force"]
         try:
@@ -108,7 +108,8 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def exports(plans: list[dict]) -> list[dict]:
-        from pipelines.release.publish import ReleasePlan, export_release
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import export_release
 
         with _warehouse() as (con, settings):
             for plan in plans:  # oldest first: a month's change is measured on the previous month's tables
@@ -117,7 +118,8 @@ def tokenstats_publish():
 
     @task
     def bulletin(plans: list[dict]) -> list[dict]:
-        from pipelines.release.publish import ReleasePlan, write_release_bulletin
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import write_release_bulletin
 
         for plan in plans:
             write_release_bulletin(ReleasePlan.from_json(plan))
@@ -125,7 +127,8 @@ def tokenstats_publish():
 
     @task
     def finalize(plans: list[dict]) -> list[str]:
-        from pipelines.release.publish import ReleasePlan, finalize_release
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import finalize_release
 
         folders = [str(finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))) for plan in plans]
         print(f"released {', '.join(folders)}")

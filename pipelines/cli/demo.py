@@ -66,7 +66,7 @@ def run_demo(
             return 1
 
     say("done")
-    from pipelines.release.publish import latest_release
+    from pipelines.release.plan import latest_release
 
     for month in months:
         release = latest_release(settings, month)

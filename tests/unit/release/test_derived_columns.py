@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.release.publish import release_tables
 from pipelines.release.release_model import ReleaseInfo
+from pipelines.release.tables import release_tables
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 INFO = ReleaseInfo("2026-10", 1, None, "test", "1")

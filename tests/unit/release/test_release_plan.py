@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from pipelines.intake.ledger import COVERAGE_KEYS
-from pipelines.release.publish import Inputs, ReleasePlan
+from pipelines.release.plan import Inputs, ReleasePlan
 from pipelines.release.release_model import ReleaseInfo
 
 
