@@ -56,7 +56,8 @@ def tokenstats_ingest():
         from pathlib import Path
 
         from pipelines.core.config import load_settings
-        from pipelines.intake.ingest import read_claim, validate_claim
+        from pipelines.intake.claim import read_claim
+        from pipelines.intake.verify import validate_claim
 
         claim = read_claim(Path(claim_folder))
         if claim is None:  # loaded by an earlier attempt of this run
@@ -73,7 +74,8 @@ def tokenstats_ingest():
         from airflow.sdk.exceptions import AirflowSkipException
 
         from pipelines.core.config import load_settings
-        from pipelines.intake.ingest import load_claims, read_claim
+        from pipelines.intake.claim import read_claim
+        from pipelines.intake.load import load_claims
 
         claims = [c for c in (read_claim(Path(f)) for f in claim_folders[:]) if c is not None]
         summary = load_claims(claims, load_settings())

@@ -71,7 +71,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.intake.ingest import printable
+    from pipelines.intake.claim import printable
     from pipelines.intake.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
 
     with read_warehouse(settings) as con:

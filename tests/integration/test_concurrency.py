@@ -25,7 +25,8 @@ import pytest
 
 from pipelines.core.config import Settings
 from pipelines.core.database import file_lock, writer_lock
-from pipelines.intake.ingest import claim_inbox, load_claims
+from pipelines.intake.ingest import claim_inbox
+from pipelines.intake.load import load_claims
 from pipelines.synthetic.generate import generate_month
 from tests.cli_process import cli_env, run_cli, start_cli
 from tests.confidentiality import assert_release_is_safe

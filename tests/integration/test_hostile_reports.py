@@ -25,7 +25,8 @@ import pytest
 
 from pipelines.contract.contract import load_contract
 from pipelines.core.config import Settings
-from pipelines.intake.ingest import claim_inbox, load_claims
+from pipelines.intake.ingest import claim_inbox
+from pipelines.intake.load import load_claims
 from pipelines.synthetic.generate import generate_month
 from pipelines.validation.structure import check_file, check_string_lengths
 from tests.cli_process import run_cli

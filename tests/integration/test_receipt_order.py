@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.core.config import load_settings
-from pipelines.intake.ingest import RECEIPT_COUNTER, next_receipt
+from pipelines.intake.claim import RECEIPT_COUNTER, next_receipt
 from pipelines.synthetic.generate import generate_month
 from tests.cli_process import run_cli
 
