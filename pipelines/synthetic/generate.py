@@ -23,117 +23,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.contract.contract import load_contract, read_code_list
-from pipelines.contract.registry import Provider, read_registry, write_registry
+from pipelines.contract.registry import Provider
 from pipelines.core.config import UsageError
 from pipelines.core.periods import month_days
 from pipelines.synthetic import faults as inject
+from pipelines.synthetic.providers import synthetic_registry, write_synthetic_registry
+from pipelines.synthetic.series import (
+    CUSTOMER_TYPES,
+    MODALITIES,
+    OUTPUT_SHARE,
+    TOKENS_PER_REQUEST,
+    day_factors,
+    sample_series,
+)
 
 NATIONAL_MONTHLY_TOKENS = 3.0e15
 ROW_GROUP_ROWS = 1_000_000
-MODALITIES = ["text", "code", "image", "audio", "video"]
-CUSTOMER_TYPES = ["enterprise", "government", "individual", "reseller"]
-
-# Shares of series (a customer slice served every day) and relative size of a series, by dimension.
-CUSTOMER_TYPE_SHARE = [0.55, 0.08, 0.25, 0.12]
-MODALITY_SHARE = [0.62, 0.18, 0.10, 0.06, 0.04]
-MODALITY_VOLUME = [1.0, 0.9, 0.6, 0.45, 0.35]
-OUTPUT_SHARE = [0.25, 0.30, 0.60, 0.50, 0.70]
-TOKENS_PER_REQUEST = [1800, 4500, 1200, 900, 6000]
-INPUT_PRICE_RANGE = [(0.5, 40.0), (1.0, 30.0), (20.0, 150.0), (10.0, 80.0), (40.0, 300.0)]  # yuan per million
-PRICE_FACTOR_BY_CUSTOMER = [1.0, 0.9, 1.0, 0.7]
-PROVINCE_WEIGHT = {
-    "440000": 14,
-    "110000": 12,
-    "310000": 11,
-    "330000": 10,
-    "320000": 9,
-    "370000": 5,
-    "510000": 4,
-    "420000": 3,
-    "350000": 3,
-    "410000": 2.5,
-    "430000": 2,
-    "340000": 2,
-    "500000": 2,
-    "610000": 1.8,
-    "120000": 1.5,
-    "130000": 1.5,
-    "210000": 1.2,
-    "360000": 0.9,
-    "450000": 0.8,
-    "530000": 0.7,
-    "140000": 0.7,
-    "520000": 0.7,
-    "220000": 0.6,
-    "230000": 0.6,
-    "650000": 0.5,
-    "150000": 0.5,
-    "460000": 0.5,
-    "620000": 0.4,
-    "640000": 0.3,
-    "630000": 0.2,
-    "540000": 0.1,
-}
-COMPUTE_HUB_WEIGHT = {
-    "150000": 25,
-    "520000": 20,
-    "640000": 12,
-    "620000": 10,
-    "130000": 10,
-    "340000": 5,
-    "440000": 6,
-    "510000": 5,
-    "500000": 2,
-    "320000": 3,
-    "330000": 2,
-}
-ENTERPRISE_SECTOR_WEIGHT = {
-    "I": 38,
-    "C": 12,
-    "J": 9,
-    "F": 7,
-    "M": 6,
-    "L": 5,
-    "R": 4,
-    "P": 4,
-    "Q": 3,
-    "G": 3,
-    "K": 2,
-    "E": 2,
-    "D": 1.5,
-    "H": 1.5,
-    "O": 1,
-    "N": 1,
-    "B": 0.8,
-    "A": 0.7,
-    "S": 0.3,
-    "T": 0.2,
-}
-GOVERNMENT_SECTOR_WEIGHT = {"S": 55, "P": 12, "Q": 10, "N": 8, "G": 5, "D": 4, "M": 4, "I": 2}
-HOME_PROVINCES = ["110000", "310000", "330000", "440000", "320000", "510000"]
-BRANDS = [
-    "tianqiong",
-    "hexin",
-    "lanyun",
-    "qingluan",
-    "mingshu",
-    "ruifeng",
-    "jinhai",
-    "yunlan",
-    "xingbo",
-    "zhihe",
-    "anlan",
-    "boyu",
-    "chenguang",
-    "dingxin",
-    "fanxing",
-    "guanghe",
-    "haina",
-    "jiuzhou",
-    "kunpeng",
-    "lingxi",
-]
-KINDS = ["cloud", "ai", "models", "tech", "intelligence"]
 
 
 @dataclass(frozen=True)
@@ -142,29 +47,6 @@ class GeneratedReport:
     path: Path
     rows: int
     fault: str | None
-
-
-def synthetic_registry(n_providers: int, seed: int) -> list[Provider]:
-    """A registry of ``n_providers``; about one in five shares an enterprise group with the previous one."""
-    rng = np.random.default_rng([seed, 0])
-    names = [f"{brand}-{kind}" for kind in KINDS for brand in BRANDS]
-    order = rng.permutation(len(names))
-    providers: list[Provider] = []
-    for i in range(n_providers):
-        provider_id = names[order[i % len(names)]] + (f"-{i // len(names) + 1}" if i >= len(names) else "")
-        brand = provider_id.split("-")[0].capitalize()
-        shares_group = i > 0 and rng.random() < 0.2
-        group = providers[-1].enterprise_group if shares_group else f"{brand} Group {i + 1:02d}"
-        providers.append(
-            Provider(
-                provider_id=provider_id,
-                name=f"{brand} {provider_id.split('-')[1].capitalize()} Co., Ltd.",
-                enterprise_group=group,
-                registered_province=HOME_PROVINCES[int(rng.integers(len(HOME_PROVINCES)))],
-                active_from="2025-01",
-            )
-        )
-    return providers
 
 
 def generate_month(
@@ -184,7 +66,7 @@ def generate_month(
     provider, taken from the smallest upwards.
     """
     registry = synthetic_registry(providers, seed)
-    _write_synthetic_registry(data_dir / "registry" / "providers.csv", registry, force)
+    write_synthetic_registry(data_dir / "registry" / "providers.csv", registry, force)
     fault_by_provider = _assign_faults(faults or [], registry)
     shares = _provider_shares(len(registry))
     rows_by_provider = _split_rows(rows, shares)
@@ -198,20 +80,6 @@ def generate_month(
         written = _write_report(target, chunks, fault, registry, index)
         reports.append(GeneratedReport(provider.provider_id, target, written, fault))
     return reports
-
-
-def _write_synthetic_registry(path: Path, registry: list[Provider], force: bool) -> None:
-    if path.exists() and not force:
-        try:
-            if read_registry(path) == registry:
-                return
-        except ValueError:  # an invalid registry is still the bureau's file
-            pass
-        raise UsageError(
-            f"a different provider registry exists at {path}; it is left as it is "
-            "(pass --force to replace it with the synthetic one)"
-        )
-    write_registry(path, registry)
 
 
 def _assign_faults(faults: list[str], registry: list[Provider]) -> dict[str, str]:
@@ -255,103 +123,6 @@ def _month_growth(period: str) -> float:
     return 1.04 ** ((year - 2026) * 12 + month - 10)
 
 
-def _weights(mapping: dict[str, float], codes: list[str]) -> np.ndarray:
-    w = np.array([mapping.get(c, 0.0) for c in codes], dtype=float)
-    return w / w.sum()
-
-
-@dataclass(frozen=True)
-class _Series:
-    """Customer slices of one provider: each is one row a day (the report's key without the date)."""
-
-    region: np.ndarray
-    compute: np.ndarray  # index into provinces, -1 = unknown
-    modality: np.ndarray
-    customer_type: np.ndarray
-    sector: np.ndarray  # index into sections, -1 = none
-    model: np.ndarray  # index into model_ids
-    model_ids: list[str]
-    base: np.ndarray  # relative daily volume
-    input_price: np.ndarray  # yuan per million input tokens
-    output_price: np.ndarray
-
-
-def _sample_series(
-    provider: Provider, count: int, rng: np.random.Generator, provinces: list[str], sections: list[str]
-) -> _Series:
-    region_w = _weights(PROVINCE_WEIGHT, provinces) * rng.dirichlet(np.full(len(provinces), 20.0))
-    region_w[provinces.index(provider.registered_province)] *= 2.0
-    region = rng.choice(len(provinces), count, p=region_w / region_w.sum())
-    hub = rng.choice(len(provinces), count, p=_weights(COMPUTE_HUB_WEIGHT, provinces))
-    draw = rng.random(count)
-    compute = np.where(draw < 0.03, -1, np.where(draw < 0.33, region, hub))
-    modality = rng.choice(5, count, p=MODALITY_SHARE)
-    customer_type = rng.choice(4, count, p=CUSTOMER_TYPE_SHARE)
-    sector = np.full(count, -1)
-    for ctype, weights in ((0, ENTERPRISE_SECTOR_WEIGHT), (1, GOVERNMENT_SECTOR_WEIGHT)):
-        rows = customer_type == ctype
-        sector[rows] = rng.choice(len(sections), int(rows.sum()), p=_weights(weights, sections))
-
-    # A model catalogue per modality; large providers (more series) list more models.
-    per_modality = max(1, min(12, int(np.log10(count + 1) * 2)))
-    brand = provider.provider_id.split("-")[0][:3]
-    catalogue = [
-        (m, f"{brand}-{MODALITIES[m]}-{v + 1}.{int(rng.integers(10))}") for m in range(5) for v in range(per_modality)
-    ]
-    zipf = 1.0 / np.arange(1, per_modality + 1) ** 1.1
-    pick = rng.choice(per_modality, count, p=zipf / zipf.sum())
-    model = modality * per_modality + pick
-    low = np.array([INPUT_PRICE_RANGE[m][0] for m, _ in catalogue])
-    high = np.array([INPUT_PRICE_RANGE[m][1] for m, _ in catalogue])
-    model_input_price = np.exp(rng.uniform(np.log(low), np.log(high)))
-    model_output_price = model_input_price * rng.uniform(2.0, 4.0, len(catalogue))
-    model_ids = [name for _, name in catalogue]
-
-    # The same slice drawn twice is another deployment of the model (a customer's fine-tune).
-    key = ((((region * 32 + compute + 1) * 8 + modality) * 4 + customer_type) * 32 + sector + 1) * 256 + model
-    order = np.argsort(key, kind="stable")
-    sorted_key = key[order]
-    starts = np.r_[True, sorted_key[1:] != sorted_key[:-1]]
-    group_start = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
-    rank = np.empty(count, dtype=np.int64)
-    rank[order] = np.arange(count) - group_start
-    if rank.max() > 0:
-        names = np.array(model_ids, dtype=object)[model]
-        tuned = rank > 0
-        names[tuned] = [f"{n}-ft{r:05d}" for n, r in zip(names[tuned], rank[tuned], strict=True)]
-        model_ids, model = np.unique(names.astype(str), return_inverse=True)
-        model_ids = model_ids.tolist()
-        base_model = np.array([n.split("-ft")[0] for n in model_ids])
-        price_of = dict(zip([name for _, name in catalogue], range(len(catalogue)), strict=True))
-        model_price_index = np.array([price_of[b] for b in base_model])
-        model_input_price = model_input_price[model_price_index]
-        model_output_price = model_output_price[model_price_index]
-
-    base = rng.lognormal(0.0, 1.5, count) * np.array(MODALITY_VOLUME)[modality]
-    discount = np.array(PRICE_FACTOR_BY_CUSTOMER)[customer_type]
-    return _Series(
-        region,
-        compute,
-        modality,
-        customer_type,
-        sector,
-        model,
-        model_ids,
-        base,
-        model_input_price[model] * discount,
-        model_output_price[model] * discount,
-    )
-
-
-def _day_factors(days: list[dt.date]) -> np.ndarray:
-    """Relative volume by customer type (rows) and day (columns): offices work weekdays, people weekends."""
-    weekend = np.array([d.weekday() >= 5 for d in days])
-    trend = 1.0 + 0.004 * np.arange(len(days))
-    business = np.where(weekend, 0.7, 1.15) * trend
-    people = np.where(weekend, 1.15, 0.95) * trend
-    return np.vstack([business, business, people, business])
-
-
 def _report_chunks(
     provider: Provider,
     period: str,
@@ -368,11 +139,11 @@ def _report_chunks(
     count = full + (1 if extra else 0)
     if count == 0:
         return
-    series = _sample_series(provider, count, rng, provinces, sections)
+    series = sample_series(provider, count, rng, provinces, sections)
     # The last slice started mid-month when rows do not divide evenly into days.
     last_series_days = extra if extra else len(days)
 
-    day_factor = _day_factors(days)
+    day_factor = day_factors(days)
     noise_sigma = 0.15
     expected = (series.base * day_factor[series.customer_type].sum(axis=1)).sum()
     if extra:

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.contract.reasons import clean_sample
-from pipelines.synthetic.generate import generate_month, synthetic_registry
+from pipelines.synthetic.generate import generate_month
+from pipelines.synthetic.providers import synthetic_registry
 from tests.cli_process import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -22,6 +22,7 @@ RANKS = {
     "release": 5,
     "cli": 6,
 }
+MAX_LINES = 400
 
 
 def module_name(path: Path, package: Path = PACKAGE) -> str:
@@ -118,6 +119,15 @@ def test_every_stage_is_a_package_that_says_what_enters_and_leaves():
         assert doc and "In:" in doc and "Out:" in doc and "Public face:" in doc, stage
     loose = sorted(p.name for p in PACKAGE.glob("*.py") if p.name != "__init__.py")
     assert loose == [], f"modules outside a stage: {loose}"
+
+
+def test_no_module_is_long():
+    long = {
+        module_name(p): n
+        for p in PACKAGE.rglob("*.py")
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > MAX_LINES and p.name != "bulletin.py"
+    }
+    assert long == {}  # bulletin.py: being rewritten onto templates (its own issue)
 
 
 def test_no_stage_imports_airflow():

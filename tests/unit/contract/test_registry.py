@@ -8,7 +8,8 @@ import pytest
 
 from pipelines.contract.registry import COLUMNS, RegistryError, read_registry, write_registry
 from pipelines.core.config import UsageError
-from pipelines.synthetic.generate import generate_month, synthetic_registry
+from pipelines.synthetic.generate import generate_month
+from pipelines.synthetic.providers import synthetic_registry
 
 GOOD = "qingluan-models,Qingluan Models Co.,Qingluan Group,110000,2025-01"
 
