@@ -28,7 +28,7 @@ def _period(value: str) -> str:
     return value
 
 
-def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.synthetic.generate import generate_month
 
     reports = generate_month(
@@ -47,7 +47,7 @@ def cmd_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.core.progress import Progress
     from pipelines.intake.ingest import ingest_inbox
 
@@ -70,7 +70,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.intake.claim import printable
     from pipelines.intake.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
 
@@ -102,7 +102,7 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.core.database import open_warehouse
     from pipelines.release.publish import publish_months
     from pipelines.warehouse.snapshot import refresh_snapshot
@@ -119,7 +119,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_query(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_query(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.warehouse.snapshot import query_snapshot
 
     try:
@@ -149,13 +149,13 @@ def _plain_columns(relation: duckdb.DuckDBPyRelation) -> duckdb.DuckDBPyRelation
     return relation.select(", ".join(columns))
 
 
-def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.cli.demo import run_demo
 
     return run_demo(settings, rows=args.rows, providers=args.providers)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenstats", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -172,19 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a realistic defect into one provider's report (repeatable); see `tokenstats faults`",
     )
     gen.add_argument("--force", action="store_true", help="replace an existing, different provider registry")
-    gen.set_defaults(handler=cmd_generate)
+    gen.set_defaults(handler=_cmd_generate)
 
     demo = commands.add_parser("demo", help="the main job end to end through Airflow, on embedded defaults")
     demo.add_argument("--rows", type=int, default=1_000_000, help="rows per synthetic month (default 1,000,000)")
     demo.add_argument("--providers", type=int, default=24, help="providers (default 24)")
-    demo.set_defaults(handler=cmd_demo)
+    demo.set_defaults(handler=_cmd_demo)
 
     ingest = commands.add_parser("ingest", help="validate and load every complete report in the inbox")
-    ingest.set_defaults(handler=cmd_ingest)
+    ingest.set_defaults(handler=_cmd_ingest)
 
     status = commands.add_parser("status", help="the ledger for a month: who reported, who is missing, why")
     status.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
-    status.set_defaults(handler=cmd_status)
+    status.set_defaults(handler=_cmd_status)
 
     publish = commands.add_parser("publish", help="write the month's release (a new version when inputs changed)")
     publish.add_argument(
@@ -195,20 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="reference month, YYYY-MM (repeat for several; they are published oldest first)",
     )
     publish.add_argument("--force", action="store_true", help="write a new version even if inputs are unchanged")
-    publish.set_defaults(handler=cmd_publish)
+    publish.set_defaults(handler=_cmd_publish)
 
     query = commands.add_parser("query", help="run read-only SQL on the analyst snapshot")
     query.add_argument("sql", help='SQL text, e.g. "select * from analyst.about"')
     query.add_argument("--format", choices=["table", "csv", "json"], default="table")
     query.add_argument("--max-rows", type=int, default=40)
-    query.set_defaults(handler=cmd_query)
+    query.set_defaults(handler=_cmd_query)
 
     faults = commands.add_parser("faults", help="list the defects `generate --fault` can inject")
-    faults.set_defaults(handler=cmd_faults)
+    faults.set_defaults(handler=_cmd_faults)
     return parser
 
 
-def cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
+def _cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
     from pipelines.synthetic.faults import FAULTS
 
     for kind, fault in FAULTS.items():
@@ -217,8 +217,9 @@ def cmd_faults(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``tokenstats`` command; returns its exit code."""
     try:
-        args = build_parser().parse_args(argv)
+        args = _build_parser().parse_args(argv)
     except SystemExit as exit_:  # --help or a usage error, already explained by argparse
         return int(exit_.code or 0)
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler

@@ -25,6 +25,7 @@ DEMO_FAULTS = ("utc_shift", "cents_for_yuan")
 def run_demo(
     settings: Settings, periods: Sequence[str] = DEMO_PERIODS, rows: int = 1_000_000, providers: int = 24
 ) -> int:
+    """The main job through Airflow on SQLite: generate, ingest and publish the demo months; exit code."""
     started = time.monotonic()
 
     def say(message: str) -> None:

@@ -96,6 +96,7 @@ def _decimal_parts(type_name: str) -> tuple[int, int]:
 
 @cache
 def load_contract(schemas_dir: Path = SCHEMAS_DIR) -> Contract:
+    """The report contract (``usage_report.v1.json``): columns, logical types, rules."""
     spec = json.loads((schemas_dir / CONTRACT_FILE).read_text(encoding="utf-8"))
     return Contract(
         name=spec["name"],

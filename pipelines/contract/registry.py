@@ -87,6 +87,7 @@ def _provinces() -> frozenset[str]:
 
 
 def write_registry(path: Path, providers: list[Provider]) -> Path:
+    """Write the registry CSV through a temporary name and a rename (never half a registry)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as f:
@@ -95,8 +96,3 @@ def write_registry(path: Path, providers: list[Provider]) -> Path:
         writer.writerows(astuple(p) for p in providers)
     os.replace(tmp, path)
     return path
-
-
-def active_providers(providers: list[Provider], period: str) -> list[Provider]:
-    """Providers expected to report for a reference month."""
-    return [p for p in providers if p.active_from <= period]

@@ -141,4 +141,5 @@ def disclosure_key(settings: Settings) -> bytes:
 
 
 def load_settings(**overrides: object) -> Settings:
+    """The settings from the environment, with ``overrides`` on top."""
     return Settings.from_env(**overrides)

@@ -12,4 +12,5 @@ import socket
 
 
 def worker_hostname() -> str:
+    """The name a worker reports to Airflow: ``TOKENSTATS_WORKER_HOSTNAME`` if set, else the host's FQDN."""
     return os.environ.get("TOKENSTATS_WORKER_HOSTNAME") or socket.getfqdn()

@@ -179,6 +179,7 @@ def _safe_name(name: str) -> str:
 
 
 def read_claim(folder: Path) -> Claim | None:
+    """The claim kept in a landing folder, or None if the folder holds none (filed away meanwhile)."""
     try:
         data = json.loads((folder / CLAIM_FILE).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):

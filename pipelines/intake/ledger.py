@@ -36,6 +36,7 @@ def period_status(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
 
 
 def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
+    """The latest arrivals that could not be read at all (no period known), newest first."""
     return run_sql(con, "intake/unreadable", limit=limit).pl()
 
 

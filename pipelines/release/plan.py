@@ -48,9 +48,10 @@ class Inputs:
         }
 
 
-def release_inputs(
+def _release_inputs(
     con: duckdb.DuckDBPyConnection, period: str, previous_month_release: str | None, settings: Settings
 ) -> Inputs:
+    """What a release of the month would depend on now."""
     memberships = run_sql(con, "release/month_groups", period=period).fetchall()
     return Inputs(
         period=period,
@@ -123,7 +124,7 @@ def plan_releases(
         else:
             base = latest_release(settings, previous_period(period))
             base_id = f"{base.parent.name}/{base.name}" if base else None
-        inputs = release_inputs(con, period, base_id, settings)
+        inputs = _release_inputs(con, period, base_id, settings)
         if not inputs.submissions:
             raise UsageError(f"no accepted reports for {period}: nothing to publish")
         latest = latest_release(settings, period)

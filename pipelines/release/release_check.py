@@ -28,11 +28,11 @@ def read_release_table(release: Path | None, name: str) -> pl.DataFrame | None:
     """Table ``name`` of a release, verified against its manifest; None when the release has no such table."""
     if release is None:
         return None
-    data = read_release_file(release, f"tables/{name}.parquet")
+    data = _read_release_file(release, f"tables/{name}.parquet")
     return None if data is None else pl.read_parquet(io.BytesIO(data))
 
 
-def read_release_file(release: Path, relative: str) -> bytes | None:
+def _read_release_file(release: Path, relative: str) -> bytes | None:
     """The bytes of a file of a release, once they match the manifest; None if neither lists nor holds it."""
     path = release / relative
     if release.name.startswith("."):  # this run's staging folder: not published yet, nothing to check against

@@ -101,18 +101,20 @@ class Certificate:
         return asdict(self)
 
 
-def zone_of_province() -> dict[str, str]:
+def _zone_of_province() -> dict[str, str]:
+    """The economic zone of each province code."""
     return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
 
 
-def measures_of(cell_groups: pl.DataFrame) -> list[str]:
+def _measures_of(cell_groups: pl.DataFrame) -> list[str]:
+    """The measure columns of cell groups (all but the dimensions and the group)."""
     return [c for c in cell_groups.columns if c not in (*DIMENSIONS, GROUP)]
 
 
 def rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
     """Per cell: the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
     magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
-    measures = measures_of(cell_groups)
+    measures = _measures_of(cell_groups)
     magnitudes = cell_groups.with_columns(pl.col(measures).cast(pl.Float64).abs())
     return magnitudes.group_by(DIMENSIONS).agg(
         pl.any_horizontal(pl.col(measures) > 0).sum().alias("contributors"),
@@ -135,9 +137,9 @@ def primary_status(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
     return status
 
 
-def change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+def _change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     """Each group's change in each cell between two versions' cell groups (new minus old)."""
-    measures = measures_of(new)
+    measures = _measures_of(new)
     joined = new.join(old, on=[*DIMENSIONS, GROUP], how="full", coalesce=True, suffix=":old")
     before = (pl.col(f"{m}:old").cast(pl.Float64).fill_null(0) for m in measures)
     after = (pl.col(m).cast(pl.Float64).fill_null(0) for m in measures)
@@ -147,7 +149,7 @@ def change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
 
 def sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
     """Every total-and-parts relation among the cells (by key), along each dimension: (parent, children)."""
-    zones = zone_of_province() if zones is None else zones
+    zones = _zone_of_province() if zones is None else zones
     index = {key: i for i, key in enumerate(keys)}
     groups: dict[tuple, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
@@ -190,7 +192,7 @@ class _Record:
         self, cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None
     ) -> None:
         self.rules, self.earlier = rules, earlier
-        self.measures = measures_of(cell_groups)
+        self.measures = _measures_of(cell_groups)
         versions = [*(p.cell_groups for p in earlier), cell_groups]
         # Summed exactly (integers, decimals) before the LP's floats: "unchanged" must mean equal to the token.
         sums = [
@@ -234,7 +236,7 @@ class _Record:
         # changed. (Pairs of earlier versions were audited when the later of them went out.)
         self.changes: list[tuple[int, np.ndarray]] = []  # (earlier version, cells whose change is confidential)
         for old, published in enumerate(self.earlier):
-            figures = rule_figures(change_groups(cell_groups, published.cell_groups))
+            figures = rule_figures(_change_groups(cell_groups, published.cell_groups))
             confidential = np.zeros(self.n, dtype=bool)
             rows = [index[k] for k in figures.select(DIMENSIONS).iter_rows()]
             confidential[rows] = primary_status(figures, self.rules) != FREE

@@ -194,7 +194,7 @@ def _report_chunks(
                 "cached_input_tokens": pa.array(cached, pa.int64()),
                 "output_tokens": pa.array(output, pa.int64()),
                 "requests": pa.array(requests, pa.int64()),
-                "settlement_amount": decimal_from_units(amount_units),
+                "settlement_amount": _decimal_from_units(amount_units),
             }
         )
 
@@ -204,7 +204,7 @@ def _codes(dictionary: np.ndarray, index: np.ndarray, null: np.ndarray | None = 
     return pa.DictionaryArray.from_arrays(indices, pa.array(dictionary, pa.string())).cast(pa.string())
 
 
-def decimal_from_units(units: np.ndarray, precision: int = 20, scale: int = 4) -> pa.Array:
+def _decimal_from_units(units: np.ndarray, precision: int = 20, scale: int = 4) -> pa.Array:
     """A decimal128 array from non-negative integers counted in units of 10^-scale (exact, no floats)."""
     words = np.zeros((len(units), 2), dtype=np.int64)
     words[:, 0] = units

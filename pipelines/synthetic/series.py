@@ -117,6 +117,7 @@ class Series:
 def sample_series(
     provider: Provider, count: int, rng: np.random.Generator, provinces: list[str], sections: list[str]
 ) -> Series:
+    """``count`` customer series of a provider, each with its slice's codes and relative volume."""
     region_w = _weigh(PROVINCE_WEIGHT, provinces) * rng.dirichlet(np.full(len(provinces), 20.0))
     region_w[provinces.index(provider.registered_province)] *= 2.0
     region = rng.choice(len(provinces), count, p=region_w / region_w.sum())

@@ -7,7 +7,7 @@ opened); it also writes a full site with 4 MB of static files per validation. He
 ``validations/<provider>/<month>/<submission>.html``, with every external reference replaced by the same
 library vendored from an installed package (``ASSETS``: Bootstrap 4 from xstatic-bootstrap, jQuery from
 xstatic-jquery, Font Awesome from fontawesomefree, GX's own favicon and logo) or removed when the page does not
-use it (bootstrap-table, the date picker, vega, GX's newsletter). ``install_assets`` copies those files once,
+use it (bootstrap-table, the date picker, vega, GX's newsletter). ``_install_assets`` copies those files once,
 into ``static/``; ``build_index`` writes ``index.html`` by provider and month and drops pages older than the
 retention setting (``DOCS_RETENTION_DAYS``, 0 keeps every page).
 """
@@ -38,7 +38,7 @@ TAG = re.compile(r"<(script|link|img)\b[^>]*>(?:\s*</script>)?", re.IGNORECASE)
 ANCHOR = re.compile(r"""<a\b[^>]*\bhref=["'](?:https?:)?//[^>]*>(.*?)</a>""", re.IGNORECASE | re.DOTALL)
 
 
-def asset_sources() -> dict[str, Path]:
+def _asset_sources() -> dict[str, Path]:
     """Each vendored file (path under static/) and where the installed package holds it."""
     import fontawesomefree
     import great_expectations
@@ -61,14 +61,14 @@ def asset_sources() -> dict[str, Path]:
     return sources
 
 
-def install_assets(docs_dir: Path) -> Path:
+def _install_assets(docs_dir: Path) -> Path:
     """The site's static files, copied once from the installed packages (atomically: a folder renamed in)."""
     static = docs_dir / STATIC
     if static.is_dir():
         return static
     staging = docs_dir / f".{STATIC}.{os.getpid()}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
-    for relative, source in asset_sources().items():
+    for relative, source in _asset_sources().items():
         target = staging / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
@@ -81,19 +81,19 @@ def install_assets(docs_dir: Path) -> Path:
 
 def publish_page(gx_page: Path, docs_dir: Path, provider: str, period: str, submission: str) -> Path:
     """Move a page GX rendered into the site, every external reference made local or removed."""
-    install_assets(docs_dir)
+    _install_assets(docs_dir)
     target = docs_dir / PAGES / provider / period / f"{submission}.html"
     target.parent.mkdir(parents=True, exist_ok=True)
     static = os.path.relpath(docs_dir / STATIC, target.parent)
     index = os.path.relpath(docs_dir / "index.html", target.parent)
-    text = offline_html(gx_page.read_text(encoding="utf-8"), static, index)
+    text = _offline_html(gx_page.read_text(encoding="utf-8"), static, index)
     tmp = target.with_name(f".{target.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)
     return target
 
 
-def offline_html(text: str, static: str, index: str) -> str:
+def _offline_html(text: str, static: str, index: str) -> str:
     """A GX page with vendored assets instead of CDN ones, links to the site's index, and nothing external."""
 
     def local_tag(match: re.Match) -> str:
@@ -119,7 +119,7 @@ def offline_html(text: str, static: str, index: str) -> str:
 def build_index(docs_dir: Path, retention_days: int = 0, now: float | None = None) -> Path:
     """``index.html``: every validation page by provider and month, newest first; pages older than
     ``retention_days`` (when > 0) are deleted first."""
-    install_assets(docs_dir)
+    _install_assets(docs_dir)
     now = time.time() if now is None else now
     pages = []
     for page in sorted((docs_dir / PAGES).glob("*/*/*.html")):

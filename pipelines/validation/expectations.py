@@ -116,14 +116,15 @@ def run_suite(
 
 
 @functools.cache
-def load_suite_json() -> dict[str, Any]:
+def _load_suite_json() -> dict[str, Any]:
+    """The suite file as JSON."""
     return json.loads(SUITE_FILE.read_text(encoding="utf-8"))
 
 
 def load_suite() -> Any:
     """The suite as a GX ``ExpectationSuite``; fails loudly if GX drops an expectation it cannot parse."""
     gx = _gx()
-    raw = dict(load_suite_json())
+    raw = dict(_load_suite_json())
     suite = gx.ExpectationSuite(**raw)
     if len(suite.expectations) != len(raw["expectations"]):
         raise ValueError(f"{SUITE_FILE}: {len(raw['expectations']) - len(suite.expectations)} expectations invalid")

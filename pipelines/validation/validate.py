@@ -82,7 +82,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
             verdict.totals = _totals(con)
-            verdict.failures.extend(check_report_bounds(con))
+            verdict.failures.extend(_check_report_bounds(con))
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
@@ -147,7 +147,7 @@ def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Se
     return failures
 
 
-def check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
+def _check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
     """The report's totals of each count, exactly, against ``REPORT_TOTAL_LIMIT``."""
     totals = _count_totals(con, "report", {})
     hint = "over the report; check the units (tokens, not thousandths) and resend"

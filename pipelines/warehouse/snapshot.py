@@ -5,7 +5,7 @@ after each publish, the writer adds the documented ``analyst`` views, checkpoint
 everything) and copies the file to ``<data>/analyst/tokenstats.duckdb`` through a temporary name and a
 rename, so a reader sees the old snapshot or the new one, never half of one. A file copy costs what the
 disk does, not a re-encoding of every row. The warehouse is written in an older storage format
-(``warehouse.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4 and later) opens the copy.
+(``core.database.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4 and later) opens the copy.
 The snapshot is internal: it holds provider-level rows. Releases never do.
 
 ``tokenstats query`` runs the analyst's SQL in a locked-down connection: the snapshot read-only, no file
@@ -62,11 +62,11 @@ def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
         )
     if not settings.analyst_file.exists():
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
-    con = duckdb.connect(str(settings.analyst_file), read_only=True, config=sandbox_config(settings))
+    con = duckdb.connect(str(settings.analyst_file), read_only=True, config=_sandbox_config(settings))
     return con.sql(sql)
 
 
-def sandbox_config(settings: Settings) -> dict[str, Any]:
+def _sandbox_config(settings: Settings) -> dict[str, Any]:
     """DuckDB settings of the analyst's connection, fixed at connect time and locked."""
     config: dict[str, Any] = {
         "enable_external_access": False,  # no file but the snapshot: read_*, COPY, EXPORT, ATTACH, INSTALL
