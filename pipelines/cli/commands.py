@@ -71,13 +71,13 @@ def _cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    from pipelines.intake.claim import printable
-    from pipelines.intake.ledger import coverage_counts, period_status, read_warehouse, unreadable_arrivals
+    from pipelines.intake.claim import escape_text
+    from pipelines.intake.ledger import count_coverage, list_unreadable_arrivals, read_period_status, read_warehouse
 
     with read_warehouse(settings) as con:
-        status = period_status(con, args.period)
-        unreadable = unreadable_arrivals(con)
-    counts = coverage_counts(status)
+        status = read_period_status(con, args.period)
+        unreadable = list_unreadable_arrivals(con)
+    counts = count_coverage(status)
     print(
         f"Reference month {args.period}: {counts['providers_expected']} providers expected, "
         f"{counts['providers_reported']} reported, {counts['providers_rejected']} rejected, "
@@ -87,18 +87,18 @@ def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     for row in status.iter_rows(named=True):
         rows = f"{row['accepted_rows']:,}" if row["accepted_rows"] is not None else "-"
         when = f"{row['latest_at']:%Y-%m-%d %H:%M}" if row["latest_at"] else "-"
-        note = printable(row["latest_file"] or "no report received")
+        note = escape_text(row["latest_file"] or "no report received")
         if row["latest_status"] and row["latest_status"] != "accepted":
-            note += f" [{row['latest_status']}] {printable(row['latest_reason'] or '')}"
+            note += f" [{row['latest_status']}] {escape_text(row['latest_reason'] or '')}"
         flag = "" if row["expected"] else " (not expected)" if row["registered"] else " (not registered)"
-        print(f"{printable(row['provider_id']):28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
+        print(f"{escape_text(row['provider_id']):28} {row['standing']:9} {rows:>12}  {when:20} {note}{flag}")
         if row["latest_status"] == "rejected" and row["latest_reason_path"]:
-            print(f"{'':62} details: {printable(row['latest_reason_path'])}")
+            print(f"{'':62} details: {escape_text(row['latest_reason_path'])}")
     if unreadable.height:
         print("\nFiles that could not be read (no reference month):")
         for row in unreadable.iter_rows(named=True):
-            label = printable(f"{row['provider_id']}/{row['file_name']}")
-            print(f"  {label}  {row['received_at']:%Y-%m-%d %H:%M}  {printable(row['reason'] or '')}")
+            label = escape_text(f"{row['provider_id']}/{row['file_name']}")
+            print(f"  {label}  {row['received_at']:%Y-%m-%d %H:%M}  {escape_text(row['reason'] or '')}")
     return 0
 
 

@@ -34,7 +34,7 @@ def run_demo(
     airflow_home = settings.data_dir / "airflow"
     airflow_home.mkdir(parents=True, exist_ok=True)
     log = airflow_home / "demo.log"
-    env = airflow_environment(settings, airflow_home)
+    env = build_airflow_environment(settings, airflow_home)
 
     if not any(settings.inbox_dir.glob("*/*")) and not settings.warehouse_file.exists():
         from pipelines.synthetic.generate import generate_month
@@ -67,10 +67,10 @@ def run_demo(
             return 1
 
     say("done")
-    from pipelines.release.plan import latest_release
+    from pipelines.release.plan import find_latest_release
 
     for month in months:
-        release = latest_release(settings, month)
+        release = find_latest_release(settings, month)
         print(f"  release {month}     {release}")
         if release:
             print(f"    bulletin        {release / 'bulletin.html'}")
@@ -83,7 +83,7 @@ def run_demo(
     return 0
 
 
-def airflow_environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
+def build_airflow_environment(settings: Settings, airflow_home: Path) -> dict[str, str]:
     """Environment for Airflow on embedded defaults: SQLite under the data directory, our dags folder."""
     env = dict(os.environ)
     env.update(

@@ -32,7 +32,7 @@ class WarehouseBusy(RuntimeError):
     """Another process holds the warehouse for writing."""
 
 
-def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
+def configure_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.DuckDBPyConnection:
     """Bound memory and threads, whatever the size of the data."""
     con.execute(f"set memory_limit = '{settings.duckdb_memory_limit}'")
     if settings.duckdb_threads:
@@ -43,11 +43,11 @@ def configure(con: duckdb.DuckDBPyConnection, settings: Settings) -> duckdb.Duck
 
 def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for work on files (validation, exports); spills to the system temp dir."""
-    return configure(duckdb.connect(), settings)
+    return configure_connection(duckdb.connect(), settings)
 
 
 @contextlib.contextmanager
-def file_lock(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
+def lock_file(path: Path, wait_seconds: float, what: str) -> Iterator[None]:
     """An exclusive lock across processes (flock), held for the block; names its holder when refused."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a+") as handle:
@@ -84,9 +84,9 @@ def _holder(handle: IO[str]) -> str:
     return "another process"
 
 
-def writer_lock(settings: Settings, wait_seconds: float = 0.0) -> contextlib.AbstractContextManager[None]:
+def lock_writer(settings: Settings, wait_seconds: float = 0.0) -> contextlib.AbstractContextManager[None]:
     """Exclusive right to write the warehouse, across processes (Airflow tasks, command-line runs)."""
-    return file_lock(
+    return lock_file(
         settings.warehouse_file.with_suffix(".lock"), wait_seconds, f"the warehouse {settings.warehouse_file}"
     )
 
@@ -96,10 +96,10 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
     """The warehouse, opened for writing under the writer lock, with its schema in place."""
     settings.warehouse_file.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
     restrict_data_folders(settings)
-    with writer_lock(settings, wait_seconds):
+    with lock_writer(settings, wait_seconds):
         disclosure_key(settings)  # made with the warehouse: every later release's keyed hashes use it
         config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
-        con = configure(duckdb.connect(str(settings.warehouse_file), config=config), settings)
+        con = configure_connection(duckdb.connect(str(settings.warehouse_file), config=config), settings)
         try:
             con.execute((SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8"))
             yield con
@@ -116,18 +116,18 @@ def restrict_data_folders(settings: Settings) -> None:
             folder.chmod(PRIVATE_MODE)
 
 
-def sql_text(name: str) -> str:
+def read_sql(name: str) -> str:
     """The text of a named SQL file: ``statistics/cells`` → ``pipelines/statistics/sql/cells.sql``."""
     stage, _, file = name.partition("/")
     return (PACKAGE_DIR / stage / "sql" / f"{file}.sql").read_text(encoding="utf-8")
 
 
-def sql_literal(value: str) -> str:
+def quote_literal(value: str) -> str:
     """A quoted SQL string literal, for the few statements that cannot bind parameters (view definitions)."""
     return "'" + value.replace("'", "''") + "'"
 
 
-def first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> tuple | None:
+def fetch_first_row(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> tuple | None:
     """The first row of a short query, or None; the whole result is consumed (DuckDB wants that before the
     next statement on the connection)."""
     rows = con.sql(sql, params=params).fetchall()
@@ -139,4 +139,4 @@ def run_sql(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> duckdb.
 
     A query comes back as a relation (consume it before the next statement); other statements run now.
     """
-    return con.sql(sql_text(name), params=params or None)
+    return con.sql(read_sql(name), params=params or None)

@@ -15,7 +15,7 @@ def previous_period(period: str) -> str:
     return f"{year - (month == 1)}-{(month - 2) % 12 + 1:02d}"
 
 
-def month_days(period: str) -> list[dt.date]:
+def list_month_days(period: str) -> list[dt.date]:
     """Every day of a month ``YYYY-MM``."""
     year, month = (int(x) for x in period.split("-"))
     return [dt.date(year, month, d) for d in range(1, calendar.monthrange(year, month)[1] + 1)]

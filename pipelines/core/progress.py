@@ -154,7 +154,7 @@ class _NoProgress:
 NO_PROGRESS = _NoProgress()
 
 
-def footer_rows(path: Path) -> int:
+def count_footer_rows(path: Path) -> int:
     """Rows a Parquet file's footer claims, for the ETA only (validation trusts no footer); 0 if unreadable."""
     try:
         if not stat.S_ISREG(path.lstat().st_mode):

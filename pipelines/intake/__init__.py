@@ -3,5 +3,5 @@
 In: Parquet files in ``data/inbox/<provider>/``. Out: claims in ``data/landing/``, ledger rows
 (``core.submissions``), accepted rows (``core.usage``), files in the archive or the quarantine.
 Public face: ``ingest`` (``ingest_inbox``, ``claim_inbox``, ``validate_claim``, ``load_claims``), ``ledger``
-(``period_status``, ``coverage_counts``, ``read_warehouse``).
+(``read_period_status``, ``count_coverage``, ``read_warehouse``).
 """

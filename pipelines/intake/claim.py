@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipelines.contract.reasons import Received, write_json
 from pipelines.core.config import Settings
-from pipelines.core.database import file_lock
+from pipelines.core.database import lock_file
 from pipelines.core.failpoints import crash_point
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
@@ -56,7 +56,7 @@ class Claim:
     def label(self) -> str:
         """``provider/file name``, as operators know the file (control characters escaped: a name cannot
         forge a line of the ingest summary)."""
-        return printable_label(self.received.provider_id, self.received.file_name)
+        return format_arrival_label(self.received.provider_id, self.received.file_name)
 
 
 def discover_reports(settings: Settings, now: float | None = None) -> tuple[list[Path], list[Path]]:
@@ -123,7 +123,7 @@ def claim_report(path: Path, settings: Settings) -> Claim | None:
 def next_receipt(settings: Settings) -> int:
     """The next receipt number: the bureau's clock in nanoseconds, strictly above every number given before."""
     counter = settings.landing_dir / RECEIPT_COUNTER
-    with file_lock(counter.with_suffix(".lock"), 60, "the receipt counter"):
+    with lock_file(counter.with_suffix(".lock"), 60, "the receipt counter"):
         try:
             last = int(counter.read_text(encoding="ascii"))
         except (FileNotFoundError, ValueError):
@@ -162,12 +162,12 @@ def _sha256(path: Path, info: os.stat_result) -> str:
     return digest.hexdigest()
 
 
-def printable_label(provider: str, file_name: str) -> str:
+def format_arrival_label(provider: str, file_name: str) -> str:
     """``provider/file`` for logs and summaries, with control characters (newlines, escapes) made visible."""
-    return printable(f"{provider}/{file_name}")
+    return escape_text(f"{provider}/{file_name}")
 
 
-def printable(text: str) -> str:
+def escape_text(text: str) -> str:
     """Text from outside (file and folder names, reasons) made safe to print on one line of an operator's
     terminal: control, line-breaking and bidirectional characters escaped."""
     return CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from pipelines.contract.reasons import Verdict
 from pipelines.core.config import Settings
-from pipelines.core.database import file_lock, restrict_data_folders
-from pipelines.intake.claim import Claim, claim_report, discover_reports, pending_claims, printable_label
+from pipelines.core.database import lock_file, restrict_data_folders
+from pipelines.intake.claim import Claim, claim_report, discover_reports, format_arrival_label, pending_claims
 from pipelines.intake.load import IngestSummary, load_claims
 from pipelines.intake.verify import validate_claims
 
@@ -45,18 +45,18 @@ def ingest_inbox(settings: Settings, progress: Progress | None = None) -> Ingest
 
     One ingest at a time: a second one started meanwhile stops at once with a clear message (the Airflow
     DAG gets the same guarantee from ``max_active_runs=1``)."""
-    from pipelines.core.progress import NO_PROGRESS, footer_rows
+    from pipelines.core.progress import NO_PROGRESS, count_footer_rows
 
     progress = progress or NO_PROGRESS
 
     def done(claim: Claim, verdict: Verdict, status: str | None = None) -> None:
         progress.done(claim.label, verdict.row_count or 0, status or verdict.summary())
 
-    with file_lock(settings.landing_dir / ".ingest.lock", 0, "ingest"):
+    with lock_file(settings.landing_dir / ".ingest.lock", 0, "ingest"):
         claims, waiting = claim_inbox(settings)
-        progress.phase("validate", len(claims), sum(footer_rows(claim.report) for claim in claims))
+        progress.phase("validate", len(claims), sum(count_footer_rows(claim.report) for claim in claims))
         verdicts = validate_claims(claims, settings, done)
         progress.phase("load", len(claims), sum(v.row_count or 0 for v in verdicts))
         summary = load_claims(claims, settings, on_done=done)
-    summary.waiting = [printable_label(p.parent.name, p.name) for p in waiting]
+    summary.waiting = [format_arrival_label(p.parent.name, p.name) for p in waiting]
     return summary

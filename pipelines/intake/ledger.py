@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from pipelines.core.config import Settings, UsageError
-from pipelines.core.database import WarehouseBusy, configure, run_sql
+from pipelines.core.database import WarehouseBusy, configure_connection, run_sql
 
 
 @contextlib.contextmanager
@@ -25,17 +25,17 @@ def read_warehouse(settings: Settings) -> Iterator[duckdb.DuckDBPyConnection]:
             f"or query the analyst snapshot {settings.analyst_file}"
         ) from None
     try:
-        yield configure(con, settings)
+        yield configure_connection(con, settings)
     finally:
         con.close()
 
 
-def period_status(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
+def read_period_status(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
     """One row per provider: expected or not, reported / rejected / missing, latest arrival and reason."""
     return run_sql(con, "intake/period_status", period=period).pl()
 
 
-def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
+def list_unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.DataFrame:
     """The latest arrivals that could not be read at all (no period known), newest first."""
     return run_sql(con, "intake/unreadable", limit=limit).pl()
 
@@ -44,7 +44,7 @@ def unreadable_arrivals(con: duckdb.DuckDBPyConnection, limit: int = 20) -> pl.D
 COVERAGE_KEYS = ("providers_expected", "providers_reported", "providers_rejected", "providers_missing")
 
 
-def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
+def count_coverage(status: pl.DataFrame) -> dict[str, int]:
     """Providers expected, reported, rejected (no accepted report) and missing, for publication. Only
     registered providers count: an inbox folder nobody registered is not a provider."""
     status = status.filter(pl.col("registered"))
@@ -57,7 +57,7 @@ def coverage_counts(status: pl.DataFrame) -> dict[str, int]:
     }
 
 
-def overdue_providers(status: pl.DataFrame) -> list[str]:
+def list_overdue_providers(status: pl.DataFrame) -> list[str]:
     """Registered providers expected for the month without an accepted report (missing, or only rejected files)."""
     overdue = status.filter(pl.col("expected") & (pl.col("standing") != "reported"))
     return sorted(overdue["provider_id"].to_list())

@@ -15,7 +15,7 @@ import duckdb
 from pipelines.contract.reasons import Verdict, write_json
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
-from pipelines.core.database import first_row, open_warehouse, restrict_data_folders, run_sql
+from pipelines.core.database import fetch_first_row, open_warehouse, restrict_data_folders, run_sql
 from pipelines.core.failpoints import crash_point
 from pipelines.intake.claim import REASON_FILE, Claim, read_claim
 from pipelines.intake.verify import validate_claim
@@ -70,7 +70,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         "file_name": received.file_name,
         "received_at": received.received_at,
     }
-    recorded = first_row(
+    recorded = fetch_first_row(
         con,
         "select status from core.submissions where submission_id = $submission_id and file_name = $file_name "
         "and received_at = $received_at and provider_id = $provider_id",
@@ -80,7 +80,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         return recorded[0]
     # Duplicates are per provider: the same bytes in another provider's folder are that provider's (invalid)
     # report, and must not learn when and how the first provider's file was received (isolation tests).
-    earlier = first_row(
+    earlier = fetch_first_row(
         con,
         "select status, received_at from core.submissions where submission_id = $id and provider_id = $provider "
         "and status <> 'duplicate' order by receipt_seq limit 1",
@@ -169,7 +169,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -
     run_sql(con, "intake/supersede", provider_id=claim.received.provider_id, report_period=verdict.report_period)
     received = claim.received  # this arrival's ledger row (the same bytes may have arrived in another folder)
     key = {"provider": received.provider_id, "file_name": received.file_name, "received_at": received.received_at}
-    status = first_row(
+    status = fetch_first_row(
         con,
         "select status from core.submissions where submission_id = $submission_id and provider_id = $provider "
         "and file_name = $file_name and received_at = $received_at",

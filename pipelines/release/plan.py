@@ -21,10 +21,10 @@ from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings, UsageError, disclosure_key
 from pipelines.core.database import run_sql
 from pipelines.core.periods import previous_period
-from pipelines.intake.ledger import COVERAGE_KEYS, coverage_counts, period_status
+from pipelines.intake.ledger import COVERAGE_KEYS, count_coverage, read_period_status
 from pipelines.release.release_check import MANIFEST
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.marts import current_submissions
+from pipelines.statistics.marts import list_current_submissions
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def _release_inputs(
     memberships = run_sql(con, "release/month_groups", period=period).fetchall()
     return Inputs(
         period=period,
-        submissions=current_submissions(con, period),
+        submissions=list_current_submissions(con, period),
         previous_month_release=previous_month_release,
         pipeline_version=pipelines.__version__,
         contract_version=load_contract().version,
@@ -63,13 +63,13 @@ def _release_inputs(
     )
 
 
-def latest_release(settings: Settings, period: str) -> Path | None:
+def find_latest_release(settings: Settings, period: str) -> Path | None:
     """The newest complete release folder of a month (one with a manifest), if any."""
-    versions = published_versions(settings, period)
+    versions = list_published_versions(settings, period)
     return versions[-1] if versions else None
 
 
-def published_versions(settings: Settings, period: str) -> list[Path]:
+def list_published_versions(settings: Settings, period: str) -> list[Path]:
     """Every complete release folder of a month (one with a manifest), oldest first."""
     folder = settings.published_dir / period
     versions = [p for p in folder.glob("v*") if p.name[1:].isdigit() and (p / MANIFEST).exists()]
@@ -122,12 +122,12 @@ def plan_releases(
         if earlier is not None:
             base_id, base = f"{earlier.info.period}/v{earlier.info.version}", earlier.staging
         else:
-            base = latest_release(settings, previous_period(period))
+            base = find_latest_release(settings, previous_period(period))
             base_id = f"{base.parent.name}/{base.name}" if base else None
         inputs = _release_inputs(con, period, base_id, settings)
         if not inputs.submissions:
             raise UsageError(f"no accepted reports for {period}: nothing to publish")
-        latest = latest_release(settings, period)
+        latest = find_latest_release(settings, period)
         if latest is not None and not force and read_manifest(latest)["inputs"] == inputs.to_json():
             continue
         version = 1 if latest is None else int(latest.name[1:]) + 1
@@ -135,7 +135,7 @@ def plan_releases(
             period, version, None if latest is None else version - 1, inputs.pipeline_version, inputs.contract_version
         )
         staging = settings.published_dir / period / f".v{version}.staging"
-        coverage = coverage_counts(period_status(con, period))
+        coverage = count_coverage(read_period_status(con, period))
         plans.append(ReleasePlan(info, inputs, coverage, staging, base))
     return plans
 

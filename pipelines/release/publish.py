@@ -26,11 +26,11 @@ from pipelines.contract.reasons import write_json
 from pipelines.core.config import Settings, UsageError, disclosure_key
 from pipelines.core.database import run_sql
 from pipelines.core.failpoints import crash_point
-from pipelines.release.plan import ReleasePlan, plan_releases, published_versions, read_manifest
+from pipelines.release.plan import ReleasePlan, list_published_versions, plan_releases, read_manifest
 from pipelines.release.release_check import MANIFEST, read_release_table
-from pipelines.release.tables import release_tables
+from pipelines.release.tables import build_release_tables
 from pipelines.statistics.disclosure import DIMENSIONS, Published, Rules, protect_record
-from pipelines.statistics.marts import TABLES, build_marts, group_cells, month_contributions
+from pipelines.statistics.marts import TABLES, build_marts, group_cells, read_month_contributions
 
 CERTIFICATE = ".disclosure_certificate.json"  # staged by the exports, folded into the manifest by finalize
 
@@ -52,10 +52,12 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     earlier = [
         Published(
             int(release.name[1:]),
-            group_cells(con, month_contributions(con, period, tuple(read_manifest(release)["inputs"]["submissions"]))),
+            group_cells(
+                con, read_month_contributions(con, period, tuple(read_manifest(release)["inputs"]["submissions"]))
+            ),
             _published_flags(release),
         )
-        for release in published_versions(settings, period)
+        for release in list_published_versions(settings, period)
     ]
     rules = Rules.from_settings(settings)
     protected, certificate = protect_record(group_cells(con, stored), earlier, rules)
@@ -86,7 +88,7 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     if cells.is_empty() or cells["conf_status"].null_count():
         raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
-    tables = release_tables(cells, info, plan.coverage, plan.previous_month, previous)
+    tables = build_release_tables(cells, info, plan.coverage, plan.previous_month, previous)
     shutil.rmtree(plan.staging, ignore_errors=True)  # whatever a failed attempt left
     (plan.staging / "tables").mkdir(parents=True)
     for name, table in tables.items():

@@ -19,7 +19,7 @@ CELL_MEASURES = (*MEASURES, "price_per_million_tokens", "share_of_total_pct", "c
 REVISED_MEASURES = ("total_tokens", "settlement_amount")
 
 
-def release_tables(
+def build_release_tables(
     cells: pl.DataFrame,
     info: ReleaseInfo,
     coverage: dict[str, int],

@@ -111,7 +111,7 @@ def _measures_of(cell_groups: pl.DataFrame) -> list[str]:
     return [c for c in cell_groups.columns if c not in (*DIMENSIONS, GROUP)]
 
 
-def rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
+def compute_rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
     """Per cell: the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
     magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
     measures = _measures_of(cell_groups)
@@ -124,8 +124,8 @@ def rule_figures(cell_groups: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def primary_status(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
-    """``A``, ``O`` or ``F`` for every row of ``rule_figures``."""
+def apply_primary_rules(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
+    """``A``, ``O`` or ``F`` for every row of ``compute_rule_figures``."""
     contributors = figures["contributors"].to_numpy()
     dominated = np.zeros(figures.height, dtype=bool)
     for m in (c.removesuffix(":sum") for c in figures.columns if c.endswith(":sum")):
@@ -147,7 +147,7 @@ def _change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     return joined.select(*DIMENSIONS, GROUP, *changes)
 
 
-def sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+def list_sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
     """Every total-and-parts relation among the cells (by key), along each dimension: (parent, children)."""
     zones = _zone_of_province() if zones is None else zones
     index = {key: i for i, key in enumerate(keys)}
@@ -214,7 +214,7 @@ class _Record:
         for v, published in enumerate(earlier):
             for key, flag in published.flags.items():
                 self.flags[v, index[key]] = flag
-        self.relations = sum_relations(self.keys, zones)
+        self.relations = list_sum_relations(self.keys, zones)
         self.status = self._first_status(cell_groups, index)
         self.certificate = Certificate(
             [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
@@ -226,9 +226,9 @@ class _Record:
     # --- which cells start hidden --------------------------------------------------------------------------
 
     def _first_status(self, cell_groups: pl.DataFrame, index: dict[tuple, int]) -> np.ndarray:
-        figures = rule_figures(cell_groups)
+        figures = compute_rule_figures(cell_groups)
         status = np.full(self.n, ABSENT, dtype="<U1")
-        status[[index[k] for k in figures.select(DIMENSIONS).iter_rows()]] = primary_status(figures, self.rules)
+        status[[index[k] for k in figures.select(DIMENSIONS).iter_rows()]] = apply_primary_rules(figures, self.rules)
         present = self.present[-1]
         carried = present & (status == FREE) & np.isin(self.flags[:-1], [FEW, DOMINANT, SECONDARY]).any(axis=0)
         status[carried] = SECONDARY  # once withheld, withheld in every later version
@@ -236,10 +236,10 @@ class _Record:
         # changed. (Pairs of earlier versions were audited when the later of them went out.)
         self.changes: list[tuple[int, np.ndarray]] = []  # (earlier version, cells whose change is confidential)
         for old, published in enumerate(self.earlier):
-            figures = rule_figures(_change_groups(cell_groups, published.cell_groups))
+            figures = compute_rule_figures(_change_groups(cell_groups, published.cell_groups))
             confidential = np.zeros(self.n, dtype=bool)
             rows = [index[k] for k in figures.select(DIMENSIONS).iter_rows()]
-            confidential[rows] = primary_status(figures, self.rules) != FREE
+            confidential[rows] = apply_primary_rules(figures, self.rules) != FREE
             self.changes.append((old, confidential))
             status[confidential & present & (self.flags[old] == FREE) & (status == FREE)] = SECONDARY
         return status

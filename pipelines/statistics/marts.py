@@ -98,12 +98,12 @@ def _final_only(table: Table) -> bool:
     return "use_type" not in table.dimensions
 
 
-def current_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
+def list_current_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
     """The accepted, current submission ids of a month, sorted: the inputs of its next release."""
     return tuple(row[0] for row in run_sql(con, "statistics/current_submissions", period=period).fetchall())
 
 
-def month_contributions(con: duckdb.DuckDBPyConnection, period: str, submissions: tuple[str, ...]) -> pa.Table:
+def read_month_contributions(con: duckdb.DuckDBPyConnection, period: str, submissions: tuple[str, ...]) -> pa.Table:
     """The month's usage in these submissions per finest cell and enterprise group (contributions.sql)."""
     return run_sql(con, "statistics/contributions", period=period, submissions=list(submissions)).to_arrow_table()
 
@@ -124,7 +124,7 @@ def group_cells(con: duckdb.DuckDBPyConnection, contributions: pa.Table) -> pl.D
 def build_marts(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
     """Every cell of the month's current data (measures and contributor count); also kept in ``mart.cells``."""
     con.execute("create schema if not exists mart")
-    contributions = month_contributions(con, period, current_submissions(con, period))
+    contributions = read_month_contributions(con, period, list_current_submissions(con, period))
     cell_groups = group_cells(con, contributions)
     con.register("cell_groups", cell_groups)
     try:

@@ -25,15 +25,15 @@ import pyarrow.parquet as pq
 from pipelines.contract.contract import load_contract, read_code_list
 from pipelines.contract.registry import Provider
 from pipelines.core.config import UsageError
-from pipelines.core.periods import month_days
+from pipelines.core.periods import list_month_days
 from pipelines.synthetic import faults as inject
-from pipelines.synthetic.providers import synthetic_registry, write_synthetic_registry
+from pipelines.synthetic.providers import generate_registry, write_synthetic_registry
 from pipelines.synthetic.series import (
     CUSTOMER_TYPES,
     MODALITIES,
     OUTPUT_SHARE,
     TOKENS_PER_REQUEST,
-    day_factors,
+    compute_day_factors,
     sample_series,
 )
 
@@ -65,7 +65,7 @@ def generate_month(
     ``faults`` holds ``kind`` or ``kind=provider_id``; without a provider, each fault goes to its own
     provider, taken from the smallest upwards.
     """
-    registry = synthetic_registry(providers, seed)
+    registry = generate_registry(providers, seed)
     write_synthetic_registry(data_dir / "registry" / "providers.csv", registry, force)
     fault_by_provider = _assign_faults(faults or [], registry)
     shares = _provider_shares(len(registry))
@@ -134,7 +134,7 @@ def _report_chunks(
     """The report as Arrow tables of about ROW_GROUP_ROWS rows each, day by day."""
     provinces = [r["region_code"] for r in read_code_list("provinces.csv")]
     sections = load_contract().code_list("report_sectors")
-    days = month_days(period)
+    days = list_month_days(period)
     full, extra = divmod(rows, len(days))
     count = full + (1 if extra else 0)
     if count == 0:
@@ -143,7 +143,7 @@ def _report_chunks(
     # The last slice started mid-month when rows do not divide evenly into days.
     last_series_days = extra if extra else len(days)
 
-    day_factor = day_factors(days)
+    day_factor = compute_day_factors(days)
     noise_sigma = 0.15
     expected = (series.base * day_factor[series.customer_type].sum(axis=1)).sum()
     if extra:

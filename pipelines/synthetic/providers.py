@@ -36,7 +36,7 @@ BRANDS = [
 KINDS = ["cloud", "ai", "models", "tech", "intelligence"]
 
 
-def synthetic_registry(n_providers: int, seed: int) -> list[Provider]:
+def generate_registry(n_providers: int, seed: int) -> list[Provider]:
     """A registry of ``n_providers``; about one in five shares an enterprise group with the previous one."""
     rng = np.random.default_rng([seed, 0])
     names = [f"{brand}-{kind}" for kind in KINDS for brand in BRANDS]

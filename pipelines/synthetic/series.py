@@ -182,7 +182,7 @@ def sample_series(
     )
 
 
-def day_factors(days: list[dt.date]) -> np.ndarray:
+def compute_day_factors(days: list[dt.date]) -> np.ndarray:
     """Relative volume by customer type (rows) and day (columns): offices work weekdays, people weekends."""
     weekend = np.array([d.weekday() >= 5 for d in days])
     trend = 1.0 + 0.004 * np.arange(len(days))

@@ -28,7 +28,7 @@ import duckdb
 from pipelines.contract.contract import load_contract
 from pipelines.contract.reasons import MAX_SAMPLES, Received, RuleFailure, clean_sample
 from pipelines.core.config import EXPECTATIONS_DIR, Settings
-from pipelines.core.periods import month_days
+from pipelines.core.periods import list_month_days
 from pipelines.validation.datadocs import publish_page
 
 SUITE_FILE = EXPECTATIONS_DIR / "usage_report.json"
@@ -41,11 +41,11 @@ def preload() -> None:
     _gx()
 
 
-def expectation_parameters(period: str) -> dict[str, Any]:
+def build_expectation_parameters(period: str) -> dict[str, Any]:
     """The suite's ``$PARAMETER`` values: code lists from ``schemas/`` (never copied into the JSON) and the
     first and last day of the report's month."""
     contract = load_contract()
-    days = month_days(period)
+    days = list_month_days(period)
     return {
         **{name: contract.code_list(name) for name in contract.code_list_specs},
         "period_start": days[0].isoformat(),
@@ -91,9 +91,9 @@ def run_suite(
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
         )
     )
-    parameters = expectation_parameters(period)
+    parameters = build_expectation_parameters(period)
     try:
-        outcome = checkpoint.run(expectation_parameters=parameters)
+        outcome = checkpoint.run(build_expectation_parameters=parameters)
         ((identifier, result),) = outcome.run_results.items()
         failed = [r.expectation_config for r in result.results if not r.success]
         failures = _explain(batch_definition, failed, parameters, con, table, rows) if failed else []
@@ -148,7 +148,7 @@ def _explain(
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_SAMPLES}
         if "column" in config.kwargs or "column_A" in config.kwargs:
             result_format["unexpected_index_column_names"] = key
-        detail = batch.validate(expectation, expectation_parameters=parameters, result_format=result_format)
+        detail = batch.validate(expectation, build_expectation_parameters=parameters, result_format=result_format)
         failure = _failure(config, detail.result or {}, con, table, rows)
         if failure is not None:
             failures.append(failure)

@@ -228,7 +228,7 @@ def check_identity(
     return failures, period
 
 
-def unreadable_data(error: duckdb.Error, path: Path) -> RuleFailure:
+def describe_unreadable_data(error: duckdb.Error, path: Path) -> RuleFailure:
     """A read of the file's data failed: the file is damaged, or built to exhaust the reader's memory."""
     # DuckDB's first line says what is wrong; it names our copy of the file, which the provider knows by name.
     detail = _short(str(error).strip().splitlines()[0].replace(str(path), path.name), 200)

@@ -20,13 +20,13 @@ import duckdb
 from pipelines.contract.contract import load_contract
 from pipelines.contract.reasons import Received, RuleFailure, Verdict
 from pipelines.core.config import Settings
-from pipelines.core.database import connect_memory, first_row, run_sql, sql_literal, sql_text
+from pipelines.core.database import connect_memory, fetch_first_row, quote_literal, read_sql, run_sql
 from pipelines.validation.structure import (
     check_file,
     check_identity,
     check_schema,
     check_string_lengths,
-    unreadable_data,
+    describe_unreadable_data,
 )
 
 HISTORY_MONTHS = 3
@@ -76,7 +76,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         from pipelines.validation.expectations import run_suite  # GX is heavy: import only when a file gets this far
 
         started = time.perf_counter()
-        con.execute(sql_text("validation/report_batch").format(path=sql_literal(str(path))))
+        con.execute(read_sql("validation/report_batch").format(path=quote_literal(str(path))))
         failures, verdict.docs_path = run_suite(con, "report", period, verdict.row_count, settings, received)
         verdict.failures.extend(failures)
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
@@ -86,7 +86,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
-        verdict.failures.append(unreadable_data(error, path))
+        verdict.failures.append(describe_unreadable_data(error, path))
     finally:
         con.close()
     return verdict
@@ -201,7 +201,7 @@ def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def check_registered(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> list[RuleFailure]:
     """Only registered providers may report: checked against the registry the load reads, never a stale copy."""
     provider = verdict.received.provider_id
-    if first_row(con, "select 1 from ref.providers where provider_id = $p", {"p": provider}):
+    if fetch_first_row(con, "select 1 from ref.providers where provider_id = $p", {"p": provider}):
         return []
     return [
         RuleFailure(

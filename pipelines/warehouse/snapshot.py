@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 
 from pipelines.core.config import Settings, UsageError
-from pipelines.core.database import PRIVATE_MODE, sql_text
+from pipelines.core.database import PRIVATE_MODE, read_sql
 from pipelines.core.failpoints import crash_point
 
 SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
@@ -40,7 +40,7 @@ def refresh_snapshot(con: duckdb.DuckDBPyConnection, settings: Settings) -> Path
     target.parent.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
     target.parent.chmod(PRIVATE_MODE)
     tmp = target.with_name(f".{target.name}.tmp")
-    con.execute(sql_text("warehouse/analyst_views"))
+    con.execute(read_sql("warehouse/analyst_views"))
     con.execute("checkpoint")
     crash_point("snapshot.after_checkpoint")
     shutil.copyfile(settings.warehouse_file, tmp)

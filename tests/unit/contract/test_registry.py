@@ -9,7 +9,7 @@ import pytest
 from pipelines.contract.registry import COLUMNS, RegistryError, read_registry, write_registry
 from pipelines.core.config import UsageError
 from pipelines.synthetic.generate import generate_month
-from pipelines.synthetic.providers import synthetic_registry
+from pipelines.synthetic.providers import generate_registry
 
 GOOD = "qingluan-models,Qingluan Models Co.,Qingluan Group,110000,2025-01"
 
@@ -68,11 +68,11 @@ def test_generate_keeps_an_existing_registry_unless_forced(tmp_path):
     registry = data / "registry" / "providers.csv"
     generate_month(data, "2026-09", rows=200, providers=2)
     generate_month(data, "2026-10", rows=200, providers=2)  # the same registry: fine
-    bureau = [*synthetic_registry(2, 20261)[:1], *synthetic_registry(3, 99)[2:]]
+    bureau = [*generate_registry(2, 20261)[:1], *generate_registry(3, 99)[2:]]
     write_registry(registry, bureau)
     before = registry.read_bytes()
     with pytest.raises(UsageError, match="--force"):
         generate_month(data, "2026-11", rows=200, providers=2)
     assert registry.read_bytes() == before
     generate_month(data, "2026-11", rows=200, providers=2, force=True)
-    assert read_registry(registry) == synthetic_registry(2, 20261)
+    assert read_registry(registry) == generate_registry(2, 20261)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.release.tables import release_tables
+from pipelines.release.tables import build_release_tables
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 INFO = ReleaseInfo("2026-10", 1, None, "test", "1")
@@ -45,7 +45,7 @@ TOKENS = {"_T": 1000, "East": 1000, "110000": 400, "120000": 600}
 @pytest.mark.parametrize("national", ["F", "O"])
 def test_shares_only_beside_a_free_national_total(national: str):
     cells = _cells({"_T": national, "East": "D", "110000": "F", "120000": "F"}, TOKENS)
-    tables = release_tables(cells, INFO, {}, None, None)
+    tables = build_release_tables(cells, INFO, {}, None, None)
     shares = tables["by_region"].filter(pl.col("region_code") == "110000")["share_of_total_pct"]
     assert shares.to_list() == ([40.0] if national == "F" else [None])
     for name in ("by_region", "national", "cube"):
@@ -58,7 +58,7 @@ def test_shares_only_beside_a_free_national_total(national: str):
 def test_change_on_the_month_only_where_both_months_are_free(tmp_path: Path):
     previous = tmp_path / "2026-09" / "v1"
     (previous / "tables").mkdir(parents=True)
-    before = release_tables(
+    before = build_release_tables(
         _cells({"_T": "F", "East": "F", "110000": "D", "120000": "F"}, TOKENS),
         ReleaseInfo("2026-09", 1, None, "test", "1"),
         {},
@@ -72,7 +72,7 @@ def test_change_on_the_month_only_where_both_months_are_free(tmp_path: Path):
         files.append({"path": f"tables/{name}.parquet", "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
     (previous / "manifest.json").write_text(json.dumps({"files": files}))  # earlier releases are read verified
     now = {"_T": 1100, "East": 1100, "110000": 500, "120000": 600}
-    tables = release_tables(
+    tables = build_release_tables(
         _cells({"_T": "F", "East": "D", "110000": "F", "120000": "F"}, now), INFO, {}, previous, None
     )
     change = dict(tables["by_region"].select("region_code", "change_on_previous_month_pct").iter_rows())

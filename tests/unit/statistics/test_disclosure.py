@@ -18,16 +18,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.contract.contract import read_code_list
-from pipelines.core.database import sql_text
+from pipelines.core.database import read_sql
 from pipelines.statistics.disclosure import (
     DIMENSIONS,
     Published,
     Rules,
-    primary_status,
+    apply_primary_rules,
+    compute_rule_figures,
+    list_sum_relations,
     protect_cells,
     protect_record,
-    rule_figures,
-    sum_relations,
 )
 from tests.record_attacker import Attacker, Version, covers
 
@@ -46,7 +46,7 @@ def cell_groups_of(contributions: pl.DataFrame) -> pl.DataFrame:
     con.execute("create schema ref")
     con.execute("create table ref.provinces as select * from read_csv('schemas/provinces.csv', all_varchar=true)")
     con.register("contributions", contributions.to_arrow())
-    groups = con.sql(sql_text("statistics/cell_groups")).pl()
+    groups = con.sql(read_sql("statistics/cell_groups")).pl()
     return groups.with_columns(pl.col(MEASURES[:-1]).cast(pl.Int64), pl.col("settlement_amount").cast(pl.Float64))
 
 
@@ -269,7 +269,7 @@ def _confidential_changes(before: pl.DataFrame, after: pl.DataFrame, keys: set[t
 def test_subtotals_equal_the_sum_of_their_free_and_suppressed_parts(rows):
     cells = cells_of(to_contributions(rows))
     keys = list(cells.select(DIMENSIONS).iter_rows())
-    for parent, children in sum_relations(keys, ZONES):
+    for parent, children in list_sum_relations(keys, ZONES):
         for measure in MEASURES:
             assert cells[measure][parent] == sum(cells[measure][i] for i in children), (measure, parent, children)
 
@@ -300,8 +300,8 @@ def test_too_few_groups_is_primary_and_dominance_is_flagged():
         + _split("120000", [850, 30, 20])  # one group dominates
         + [{"region_code": "130000", "enterprise_group": "g0", "total_tokens": 0, "settlement_amount": 0.0}]
     ).with_columns(requests=pl.when(pl.col("total_tokens") > 0).then(1).otherwise(0))
-    figures = rule_figures(groups).sort("region_code")
-    status = dict(zip(figures["region_code"], primary_status(figures, RULES), strict=True))
+    figures = compute_rule_figures(groups).sort("region_code")
+    status = dict(zip(figures["region_code"], apply_primary_rules(figures, RULES), strict=True))
     assert status == {"110000": "A", "120000": "O", "130000": "F", "_T": "F"}
 
 
@@ -309,9 +309,9 @@ def test_a_group_with_requests_alone_is_a_contributor():
     groups = _groups(_split("110000", [500, 500, 0])).with_columns(
         requests=pl.when(pl.col("enterprise_group") == "g2").then(123_456_789).otherwise(1)
     )
-    figures = rule_figures(groups)
+    figures = compute_rule_figures(groups)
     assert figures["contributors"].to_list() == [3]
-    assert primary_status(figures, RULES).tolist() == ["O"], "its requests dominate the cell"
+    assert apply_primary_rules(figures, RULES).tolist() == ["O"], "its requests dominate the cell"
 
 
 def test_a_lone_suppressed_part_takes_a_partner_and_the_total_stays_free():
@@ -352,7 +352,7 @@ def test_provinces_sum_into_zones_where_zones_are_published_else_into_the_total(
     keys = [("final", r, "_T", "_T", "_T") for r in regions]
     relations = {
         (keys[parent][1], tuple(sorted(keys[i][1] for i in children)))
-        for parent, children in sum_relations(keys, ZONES)
+        for parent, children in list_sum_relations(keys, ZONES)
     }
     if zones_published:
         assert relations == {("East", ("110000", "120000")), ("Northeast", ("210000",)), ("_T", ("East", "Northeast"))}

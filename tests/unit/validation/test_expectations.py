@@ -13,7 +13,7 @@ import pytest
 
 from pipelines.contract.reasons import Received
 from pipelines.core.config import Settings
-from pipelines.core.database import sql_literal, sql_text
+from pipelines.core.database import quote_literal, read_sql
 from pipelines.synthetic.faults import FAULTS
 from pipelines.synthetic.generate import generate_month
 from pipelines.validation.expectations import SUITE_FILE, _gx, load_suite, run_suite
@@ -46,7 +46,7 @@ def _report(tmp_path: Path, fault: str | None = None) -> tuple[Path, Received]:
 
 def _run(path: Path, received: Received, settings: Settings):
     con = duckdb.connect()
-    con.execute(sql_text("validation/report_batch").format(path=sql_literal(str(path))))
+    con.execute(read_sql("validation/report_batch").format(path=quote_literal(str(path))))
     rows = pq.ParquetFile(path).metadata.num_rows
     return run_suite(con, "report", "2026-10", rows, settings, received)
 
