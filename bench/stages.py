@@ -136,7 +136,7 @@ def naive(data: Path, period: str) -> dict:
     )
     suite = load_suite()
     suite.expectations = [e for e in suite.expectations if e.expectation_type != "unexpected_rows_expectation"]
-    result = batch.validate(suite, build_expectation_parameters=build_expectation_parameters(period))
+    result = batch.validate(suite, expectation_parameters=build_expectation_parameters(period))
     validate_seconds = time.perf_counter() - started - read_seconds
 
     final = usage[usage["customer_type"] != "reseller"].assign(total=usage["input_tokens"] + usage["output_tokens"])

@@ -93,7 +93,7 @@ def run_suite(
     )
     parameters = build_expectation_parameters(period)
     try:
-        outcome = checkpoint.run(build_expectation_parameters=parameters)
+        outcome = checkpoint.run(expectation_parameters=parameters)
         ((identifier, result),) = outcome.run_results.items()
         failed = [r.expectation_config for r in result.results if not r.success]
         failures = _explain(batch_definition, failed, parameters, con, table, rows) if failed else []
@@ -148,7 +148,7 @@ def _explain(
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": MAX_SAMPLES}
         if "column" in config.kwargs or "column_A" in config.kwargs:
             result_format["unexpected_index_column_names"] = key
-        detail = batch.validate(expectation, build_expectation_parameters=parameters, result_format=result_format)
+        detail = batch.validate(expectation, expectation_parameters=parameters, result_format=result_format)
         failure = _failure(config, detail.result or {}, con, table, rows)
         if failure is not None:
             failures.append(failure)
