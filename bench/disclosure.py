@@ -40,11 +40,11 @@ def main() -> None:
 
     import polars as pl
 
-    from pipelines.config import load_settings
-    from pipelines.generate import generate_month
-    from pipelines.ingest import ingest_inbox
-    from pipelines.publish import build_month_cells, protect_month, publish_months
-    from pipelines.warehouse import open_warehouse
+    from pipelines.core.config import load_settings
+    from pipelines.core.database import open_warehouse
+    from pipelines.intake.ingest import ingest_inbox
+    from pipelines.release.publish import build_month_cells, protect_month, publish_months
+    from pipelines.synthetic.generate import generate_month
 
     settings = load_settings()
     reports = generate_month(settings.data_dir, PERIOD, rows=rows, providers=args.providers, seed=args.seed)

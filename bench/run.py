@@ -76,7 +76,7 @@ def run(rows: int, providers: int, naive: str, keep: bool, out_dir: Path) -> dic
             [
                 sys.executable,
                 "-m",
-                "pipelines.cli",
+                "pipelines.cli.commands",
                 "generate",
                 "--period",
                 PERIOD,

@@ -38,8 +38,8 @@ def floor(data: Path, period: str) -> dict:
 
 
 def ingest_claim(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.ingest import claim_inbox
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ingest import claim_inbox
 
     started = time.perf_counter()
     claims, _ = claim_inbox(load_settings(data_dir=data))
@@ -47,9 +47,10 @@ def ingest_claim(data: Path, period: str) -> dict:
 
 
 def ingest_validate(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.expectations import preload
-    from pipelines.ingest import pending_claims, validate_claims
+    from pipelines.core.config import load_settings
+    from pipelines.intake.claim import pending_claims
+    from pipelines.intake.verify import validate_claims
+    from pipelines.validation.expectations import preload
 
     preload()  # GX's import is a per-process cost, not the validation's
     settings = load_settings(data_dir=data)
@@ -67,8 +68,9 @@ def ingest_validate(data: Path, period: str) -> dict:
 
 
 def ingest_load(data: Path, period: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.ingest import load_claims, pending_claims
+    from pipelines.core.config import load_settings
+    from pipelines.intake.claim import pending_claims
+    from pipelines.intake.load import load_claims
 
     settings = load_settings(data_dir=data)
     started = time.perf_counter()
@@ -77,17 +79,17 @@ def ingest_load(data: Path, period: str) -> dict:
 
 
 def _publish_stage(data: Path, period: str, stage: str) -> dict:
-    from pipelines.config import load_settings
-    from pipelines.publish import (
+    from pipelines.core.config import load_settings
+    from pipelines.core.database import open_warehouse
+    from pipelines.release.plan import plan_releases
+    from pipelines.release.publish import (
         build_month_cells,
         export_release,
         finalize_release,
-        plan_releases,
         protect_month,
         write_release_bulletin,
     )
-    from pipelines.snapshot import refresh_snapshot
-    from pipelines.warehouse import open_warehouse
+    from pipelines.release.snapshot import refresh_snapshot
 
     settings = load_settings(data_dir=data)
     started = time.perf_counter()
@@ -112,7 +114,7 @@ def naive(data: Path, period: str) -> dict:
     import great_expectations as gx
     import pandas as pd
 
-    from pipelines.expectations import expectation_parameters, load_suite
+    from pipelines.validation.expectations import build_expectation_parameters, load_suite
 
     started = time.perf_counter()
     frames = []
@@ -134,7 +136,7 @@ def naive(data: Path, period: str) -> dict:
     )
     suite = load_suite()
     suite.expectations = [e for e in suite.expectations if e.expectation_type != "unexpected_rows_expectation"]
-    result = batch.validate(suite, expectation_parameters=expectation_parameters(period))
+    result = batch.validate(suite, expectation_parameters=build_expectation_parameters(period))
     validate_seconds = time.perf_counter() - started - read_seconds
 
     final = usage[usage["customer_type"] != "reseller"].assign(total=usage["input_tokens"] + usage["output_tokens"])

@@ -24,7 +24,7 @@ import os
 
 from airflow.sdk import Asset, dag, get_current_context, task
 
-from pipelines.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
+from pipelines.core.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 WAREHOUSE = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI)
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_SECONDS", "60")))
@@ -43,8 +43,8 @@ RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_
 def tokenstats_ingest():
     @task
     def discover() -> list[str]:
-        from pipelines.config import load_settings
-        from pipelines.ingest import claim_inbox
+        from pipelines.core.config import load_settings
+        from pipelines.intake.ingest import claim_inbox
 
         claims, waiting = claim_inbox(load_settings())
         if waiting:
@@ -55,8 +55,9 @@ def tokenstats_ingest():
     def validate(claim_folder: str) -> str:
         from pathlib import Path
 
-        from pipelines.config import load_settings
-        from pipelines.ingest import read_claim, validate_claim
+        from pipelines.core.config import load_settings
+        from pipelines.intake.claim import read_claim
+        from pipelines.intake.verify import validate_claim
 
         claim = read_claim(Path(claim_folder))
         if claim is None:  # loaded by an earlier attempt of this run
@@ -72,8 +73,9 @@ def tokenstats_ingest():
 
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipelines.config import load_settings
-        from pipelines.ingest import load_claims, read_claim
+        from pipelines.core.config import load_settings
+        from pipelines.intake.claim import read_claim
+        from pipelines.intake.load import load_claims
 
         claims = [c for c in (read_claim(Path(f)) for f in claim_folders[:]) if c is not None]
         summary = load_claims(claims, load_settings())

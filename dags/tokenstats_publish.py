@@ -30,7 +30,7 @@ import os
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, get_current_context, task
 from dateutil.relativedelta import relativedelta
 
-from pipelines.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
+from pipelines.core.config import WAREHOUSE_ASSET, WAREHOUSE_ASSET_URI, WAREHOUSE_POOL, WAREHOUSE_QUEUE
 
 WAREHOUSE = Asset(name=WAREHOUSE_ASSET, uri=WAREHOUSE_ASSET_URI)
 RETRY_DELAY = dt.timedelta(seconds=float(os.environ.get("TOKENSTATS_RETRY_DELAY_SECONDS", "60")))
@@ -74,8 +74,8 @@ def tokenstats_publish():
     def coverage(months: list[str]) -> list[dict]:
         from airflow.sdk.exceptions import AirflowSkipException
 
-        from pipelines.config import UsageError
-        from pipelines.publish import plan_releases
+        from pipelines.core.config import UsageError
+        from pipelines.release.plan import plan_releases
 
         force = get_current_context()["params"]["force"]
         try:
@@ -91,7 +91,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def marts(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import build_month_cells
+        from pipelines.release.publish import build_month_cells
 
         with _warehouse() as (con, _):
             for period in _periods(plans):
@@ -100,7 +100,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def disclosure(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import protect_month
+        from pipelines.release.publish import protect_month
 
         with _warehouse() as (con, settings):
             for period in _periods(plans):
@@ -109,7 +109,8 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def exports(plans: list[dict]) -> list[dict]:
-        from pipelines.publish import ReleasePlan, export_release
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import export_release
 
         with _warehouse() as (con, settings):
             for plan in plans:  # oldest first: a month's change is measured on the previous month's tables
@@ -120,7 +121,8 @@ def tokenstats_publish():
     # backfill names run dates), the grid shows which month each release is.
     @task(map_index_template="{{ release }}")
     def bulletin(plan: dict) -> dict:
-        from pipelines.publish import ReleasePlan, write_release_bulletin
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import write_release_bulletin
 
         get_current_context()["release"] = _label(plan)
         write_release_bulletin(ReleasePlan.from_json(plan))
@@ -128,7 +130,8 @@ def tokenstats_publish():
 
     @task(map_index_template="{{ release }}")
     def finalize(plan: dict) -> str:
-        from pipelines.publish import ReleasePlan, finalize_release
+        from pipelines.release.plan import ReleasePlan
+        from pipelines.release.publish import finalize_release
 
         get_current_context()["release"] = _label(plan)
         folder = finalize_release(ReleasePlan.from_json(plan), dt.datetime.now(dt.UTC))
@@ -137,7 +140,7 @@ def tokenstats_publish():
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)
     def snapshot(releases: list[str]) -> str:  # after every release of the run
-        from pipelines.snapshot import refresh_snapshot
+        from pipelines.release.snapshot import refresh_snapshot
 
         with _warehouse() as (con, settings):
             return str(refresh_snapshot(con, settings))
@@ -148,8 +151,8 @@ def tokenstats_publish():
 @contextlib.contextmanager
 def _warehouse():
     """The warehouse open for writing (waiting for another writer), and the settings."""
-    from pipelines.config import load_settings
-    from pipelines.warehouse import open_warehouse
+    from pipelines.core.config import load_settings
+    from pipelines.core.database import open_warehouse
 
     settings = load_settings()
     with open_warehouse(settings, settings.lock_wait_seconds) as con:

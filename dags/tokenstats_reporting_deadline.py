@@ -30,9 +30,9 @@ def tokenstats_reporting_deadline():
     def providers_reported() -> str:
         from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-        from pipelines.config import load_settings
-        from pipelines.ledger import overdue_providers, period_status, read_warehouse
-        from pipelines.periods import previous_period
+        from pipelines.core.config import load_settings
+        from pipelines.core.periods import previous_period
+        from pipelines.intake.ledger import list_overdue_providers, read_period_status, read_warehouse
 
         settings = load_settings()
         today = get_current_context()["logical_date"]
@@ -40,7 +40,7 @@ def tokenstats_reporting_deadline():
         if today.day < settings.reporting_deadline_day:
             raise AirflowSkipException(f"{period} is due by day {settings.reporting_deadline_day}")
         with read_warehouse(settings) as con:
-            overdue = overdue_providers(period_status(con, period))
+            overdue = list_overdue_providers(read_period_status(con, period))
         if overdue:
             raise AirflowFailException(
                 f"{period}: {len(overdue)} registered providers without an accepted report by day "

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 SCRIPT = Path(sys.executable).with_name("tokenstats")
-COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli"]
+COMMAND = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "pipelines.cli.commands"]
 # The GX run time in Data Docs paths (docs/<provider>/<submission>/validations/.../<run time>/...): time-dependent.
 GX_RUN_TIME = re.compile(r"\d{8}T\d{6}\.\d+Z")
 # Marks every process of one run (inherited through fork, forkserver and exec) so survivors can be found.

@@ -31,10 +31,10 @@ import duckdb
 import polars as pl
 import pyarrow.parquet as pq
 
-from pipelines.config import Settings
-from pipelines.contract import read_code_list
-from pipelines.disclosure import Rules
-from pipelines.registry import read_registry
+from pipelines.contract.contract import read_code_list
+from pipelines.contract.registry import read_registry
+from pipelines.core.config import Settings
+from pipelines.statistics.disclosure import Rules
 from tests.price_index_oracle import index_items, price_index_failures
 from tests.record_attacker import Attacker, Version
 
@@ -49,7 +49,7 @@ INTEGER = re.compile(r"(?<![\d.])\d+")
 def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | None = None) -> dict[str, int]:
     """Fail (AssertionError) if the release discloses anything; returns counts of what was checked."""
     settings = settings or Settings.from_env(data_dir=data_dir)
-    rules = settings.disclosure_rules  # the parameters publish used: they are configuration, not in the release
+    rules = Rules.from_settings(settings)  # the parameters publish used: they are configuration, not in the release
     texts = release_texts(release)
     problems = names_in(texts, data_dir / "registry" / "providers.csv")
     cells = published_cells(release)

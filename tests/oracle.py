@@ -1,6 +1,6 @@
 """An independent reading of the data contract, in plain Polars, to check the generator and the validators.
 
-It shares nothing with ``pipelines.validate`` but the contract files: where the two disagree, one is wrong.
+It shares nothing with ``pipelines.validation.validate`` but the contract files: where the two disagree, one is wrong.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The token price index recomputed independently of ``pipelines.price_index``: plain numpy over report rows.
+"""The token price index recomputed independently of ``pipelines.release.price_index``: plain numpy over report rows.
 
 ``index_items(rows, groups)`` sums report rows (from archived Parquet files or the warehouse's rows) into items;
 ``true_series(items)`` gives, per modality and ``_T``, each month's true chained Törnqvist level and link (no
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.disclosure import Rules
+from pipelines.statistics.disclosure import Rules
 
 TOTAL = "_T"
 

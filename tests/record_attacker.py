@@ -1,4 +1,5 @@
-"""An attacker holding every published version of a month, written apart from ``pipelines.disclosure``/``audit``.
+"""An attacker holding every published version of a month, written apart from ``pipelines.statistics`` (disclosure,
+audit).
 
 Unknowns are the finest cells (*atoms*: use type × province × compute province × modality × sector) of each
 version, as many as the truth has (an attacker who even knows which atoms are non-empty). Every free published
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import linprog
 
-from pipelines.contract import read_code_list
+from pipelines.contract.contract import read_code_list
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 ZONES = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}

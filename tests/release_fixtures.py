@@ -17,8 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.contract import read_code_list
-from pipelines.release_model import ReleaseInfo
+from pipelines.contract.contract import read_code_list
+from pipelines.release.release_model import ReleaseInfo
 
 PERIOD = "2026-01"
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.config import WAREHOUSE_POOL, Settings
-from pipelines.periods import previous_period
+from pipelines.core.config import WAREHOUSE_POOL, Settings
+from pipelines.core.periods import previous_period
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_FOLDER = REPO_ROOT / "dags"
@@ -135,10 +135,10 @@ def prepare_airflow(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) ->
     (home / "airflow.cfg").write_text(cfg, encoding="utf-8")
     data_dir = tmp_path / "data"
     data_dir.mkdir(exist_ok=True)
-    return AirflowEnv(home, data_dir, airflow_environment(home, data_dir))
+    return AirflowEnv(home, data_dir, build_airflow_environment(home, data_dir))
 
 
-def airflow_environment(home: Path, data_dir: Path) -> dict[str, str]:
+def build_airflow_environment(home: Path, data_dir: Path) -> dict[str, str]:
     """The environment of every Airflow process of a test; nothing Airflow-related leaks in from outside."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "TOKENSTATS_"))}
     env.update(
@@ -165,7 +165,7 @@ def _migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.getbasetemp()
     if root not in _templates:
         home = tmp_path_factory.mktemp("airflow-template")
-        template = AirflowEnv(home, home / "data", airflow_environment(home, home / "data"))
+        template = AirflowEnv(home, home / "data", build_airflow_environment(home, home / "data"))
         template.airflow("db", "migrate")
         template.airflow("pools", "set", WAREHOUSE_POOL, "1", "DuckDB has one writer: warehouse writes, one at a time")
         _templates[root] = home

@@ -35,8 +35,8 @@ import httpx
 import psutil
 import pytest
 
-from pipelines.config import WAREHOUSE_POOL
-from pipelines.generate import generate_month
+from pipelines.core.config import WAREHOUSE_POOL
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import (
     AIRFLOW,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.bulletin import write_bulletin
+from pipelines.release.formats.bulletin import write_bulletin
 from tests.release_fixtures import release_tables, with_series
 
 CHROMIUM = Path("/usr/bin/chromium")

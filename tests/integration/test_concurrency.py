@@ -23,10 +23,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import Settings
-from pipelines.generate import generate_month
-from pipelines.ingest import claim_inbox, load_claims
-from pipelines.warehouse import file_lock, writer_lock
+from pipelines.core.config import Settings
+from pipelines.core.database import lock_file, lock_writer
+from pipelines.intake.ingest import claim_inbox
+from pipelines.intake.load import load_claims
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import cli_env, run_cli, start_cli
 from tests.confidentiality import assert_release_is_safe
 
@@ -79,12 +80,12 @@ def test_a_second_ingest_or_publish_names_the_holder_and_exits_75(tmp_path):
     generate_month(data, PERIOD, rows=300, providers=2)
     settings = Settings.from_env(data_dir=data)
     inbox = sorted(p.name for p in data.glob("inbox/*/*"))
-    with file_lock(settings.landing_dir / ".ingest.lock", 0, "ingest"):
+    with lock_file(settings.landing_dir / ".ingest.lock", 0, "ingest"):
         result = run_cli(data, "ingest")
     assert result.returncode == 75, result.stderr
     assert f"ingest is in use by pid {os.getpid()}" in result.stderr and "Traceback" not in result.stderr
     assert sorted(p.name for p in data.glob("inbox/*/*")) == inbox, "nothing was claimed"
-    with writer_lock(settings):
+    with lock_writer(settings):
         result = run_cli(data, "publish", "--period", PERIOD)
     assert result.returncode == 75, result.stderr
     assert f"by pid {os.getpid()}" in result.stderr and "Traceback" not in result.stderr

@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL ``tokenstats ingest`` and ``tokenstats publish`` at every named crash point, then run
 them again and require the outcome of an uninterrupted run on the same input, byte for byte.
 
-The crash points are ``pipelines.failpoints.POINTS`` (claim, validation, the load transaction, filing away, marts,
+The crash points are ``pipelines.core.failpoints.POINTS`` (claim, validation, the load transaction, filing away, marts,
 disclosure, each staged table, the release rename, the snapshot copy and swap). A run is killed with
 ``TOKENSTATS_CRASH_AT=<point>@<n>`` (the n-th time the point is reached); it must die by SIGKILL (a killed
 validation worker makes the run exit 1 instead, a system fault). Before the rerun, nothing may be half done:
@@ -35,8 +35,8 @@ import polars as pl
 import pytest
 
 import pipelines
-from pipelines.failpoints import POINTS
-from pipelines.generate import generate_month
+from pipelines.core.failpoints import POINTS
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import file_tree, processes_left, run_cli, run_tag, warehouse_tables
 from tests.confidentiality import assert_release_is_safe
 
@@ -313,7 +313,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
 
 
 def test_every_crash_point_is_exercised():
-    sources = "".join(p.read_text() for p in Path(pipelines.__file__).parent.glob("*.py"))
+    sources = "".join(p.read_text() for p in sorted(Path(pipelines.__file__).parent.rglob("*.py")))
     declared = {p for p in POINTS if f'crash_point("{p}")' in sources}
     assert declared == set(POINTS), set(POINTS) - declared
     covered = {case[0] for case in INGEST_CASES} | set(PUBLISH_POINTS)

@@ -17,9 +17,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipelines.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_POOL, WAREHOUSE_QUEUE
-from pipelines.generate import generate_month
-from pipelines.warehouse import writer_lock
+from pipelines.core.config import VALIDATE_QUEUE, WAREHOUSE_ASSET, WAREHOUSE_POOL, WAREHOUSE_QUEUE
+from pipelines.core.database import lock_writer
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.integration.airflow_env import DAG_IDS, DAGS_FOLDER, AirflowEnv, prepare_airflow, tail
 
@@ -272,7 +272,7 @@ def test_a_busy_warehouse_fails_load_once_and_the_retry_succeeds(airflow):
     reports = generate_month(airflow.data_dir, MONTH, rows=6_000, providers=3)
     busy = airflow.with_env(TOKENSTATS_LOCK_WAIT_SECONDS="0")
     log = airflow.home / "dags_test.log"
-    with log.open("w") as out, writer_lock(airflow.settings):
+    with log.open("w") as out, lock_writer(airflow.settings):
         run = subprocess.Popen(
             busy.dags_test_command("tokenstats_ingest"), env=busy.env, stdout=out, stderr=subprocess.STDOUT
         )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.datadocs import build_index
-from pipelines.generate import generate_month
+from pipelines.synthetic.generate import generate_month
+from pipelines.validation.datadocs import build_index
 from tests.cli_process import run_cli
 from tests.integration.test_bulletin_browser import CHROMIUM, CHROMIUM_ARGS, _require_browser
 

@@ -23,11 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.config import Settings
-from pipelines.contract import load_contract
-from pipelines.generate import generate_month
-from pipelines.ingest import claim_inbox, load_claims
-from pipelines.structure import check_file, check_string_lengths
+from pipelines.contract.contract import load_contract
+from pipelines.core.config import Settings
+from pipelines.intake.ingest import claim_inbox
+from pipelines.intake.load import load_claims
+from pipelines.synthetic.generate import generate_month
+from pipelines.validation.structure import check_file, check_string_lengths
 from tests.cli_process import run_cli
 from tests.hostile_corpus import OLD, SQL_LIKE, Case, Limits, build_corpus
 from tests.oracle import violations

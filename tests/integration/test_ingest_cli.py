@@ -12,9 +12,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.cli import main
-from pipelines.faults import FAULTS
-from pipelines.generate import generate_month
+from pipelines.cli.commands import main
+from pipelines.synthetic.faults import FAULTS
+from pipelines.synthetic.generate import generate_month
 
 pytestmark = pytest.mark.integration
 
@@ -202,11 +202,11 @@ def test_a_system_fault_exits_non_zero_and_a_rerun_recovers(tmp_path, monkeypatc
 
 def test_providers_without_an_accepted_report_are_overdue(faulted, monkeypatch):
     """What the reporting-deadline DAG alerts on: every faulted provider (rejected, or its file unreadable)."""
-    from pipelines.config import load_settings
-    from pipelines.ledger import overdue_providers, period_status, read_warehouse
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ledger import list_overdue_providers, read_period_status, read_warehouse
 
     data, fault_of = faulted
     monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(data))
     with read_warehouse(load_settings()) as con:
-        assert overdue_providers(period_status(con, "2026-09")) == []
-        assert overdue_providers(period_status(con, "2026-10")) == sorted(p for p, f in fault_of.items() if f)
+        assert list_overdue_providers(read_period_status(con, "2026-09")) == []
+        assert list_overdue_providers(read_period_status(con, "2026-10")) == sorted(p for p, f in fault_of.items() if f)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generate import generate_month
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import start_cli
 
 pytestmark = pytest.mark.integration

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generate import generate_month
-from pipelines.validate import MONTH_TOTAL_LIMIT, REPORT_TOTAL_LIMIT
+from pipelines.synthetic.generate import generate_month
+from pipelines.validation.validate import MONTH_TOTAL_LIMIT, REPORT_TOTAL_LIMIT
 from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.integration

@@ -23,8 +23,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines.generate import generate_month, synthetic_registry
-from pipelines.reasons import clean_sample
+from pipelines.contract.reasons import clean_sample
+from pipelines.synthetic.generate import generate_month
+from pipelines.synthetic.providers import generate_registry
 from tests.cli_process import run_cli
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -38,7 +39,7 @@ HOSTILE_MODELS = ["'); DROP TABLE core.usage; --", 'O\'Brien "quoted"', "{batch}
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = tmp_path_factory.mktemp("isolation") / "data"
-    p, q, r = (provider.provider_id for provider in synthetic_registry(3, SEED))
+    p, q, r = (provider.provider_id for provider in generate_registry(3, SEED))
     september = generate_month(data, "2026-09", rows=1_200, providers=3, seed=SEED)
     october = {
         report.provider_id: report.path
@@ -80,7 +81,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "join core.submissions as s using (submission_id) where s.report_period = '2026-09' group by all"
             ).fetchall()
         )
-    registry = {x.provider_id: x for x in synthetic_registry(3, SEED)}
+    registry = {x.provider_id: x for x in generate_registry(3, SEED)}
     return {"data": data, "p": p, "q": q, "r": r, "ledger": ledger, "history": history, "registry": registry}
 
 

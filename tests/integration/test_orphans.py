@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.generate import generate_month
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import RUN_TAG, processes_left, run_tag, start_cli
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.cli import main
-from pipelines.generate import generate_month
-from pipelines.registry import read_registry
+from pipelines.cli.commands import main
+from pipelines.contract.registry import read_registry
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.oracle import read_reports
 from tests.price_index_oracle import index_items, true_series

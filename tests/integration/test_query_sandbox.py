@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.cli import main
-from pipelines.generate import generate_month
+from pipelines.cli.commands import main
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import COMMAND, cli_env, run_cli
 
 pytestmark = pytest.mark.integration

@@ -10,9 +10,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from pipelines.config import load_settings
-from pipelines.generate import generate_month
-from pipelines.ingest import RECEIPT_COUNTER, next_receipt
+from pipelines.core.config import load_settings
+from pipelines.intake.claim import RECEIPT_COUNTER, next_receipt
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.integration

@@ -15,10 +15,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.cli import main
-from pipelines.contract import read_code_list
-from pipelines.generate import generate_month
-from pipelines.registry import read_registry, write_registry
+from pipelines.cli.commands import main
+from pipelines.contract.contract import read_code_list
+from pipelines.contract.registry import read_registry, write_registry
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe, finest_cells
 from tests.oracle import read_reports
 from tests.record_attacker import Attacker, Version

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.generate import generate_month
+from pipelines.synthetic.generate import generate_month
 from tests.cli_process import run_cli
 
 pytestmark = pytest.mark.integration

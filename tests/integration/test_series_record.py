@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 
 from pipelines.cli import main
-from pipelines.config import Settings
-from pipelines.generate import generate_month
-from pipelines.snapshot import query_snapshot
+from pipelines.core.config import Settings
+from pipelines.release.snapshot import query_snapshot
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe, series_not_as_published
 
 pytestmark = pytest.mark.integration

@@ -17,11 +17,12 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.config import Settings
-from pipelines.generate import generate_month
-from pipelines.publish import publish_months
-from pipelines.registry import read_registry
-from pipelines.warehouse import load_reference_tables, open_warehouse, run_sql
+from pipelines.contract.reference import load_reference_tables
+from pipelines.contract.registry import read_registry
+from pipelines.core.config import Settings
+from pipelines.core.database import open_warehouse, run_sql
+from pipelines.release.publish import publish_months
+from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe
 
 PERIOD = "2026-10"
@@ -37,7 +38,7 @@ def build_release(data: Path, rows: int, providers: int, seed: int) -> Path:
             digest = hashlib.sha256(report.path.read_bytes()).hexdigest()
             run_sql(
                 con,
-                "ingest/insert_submission",
+                "intake/insert_submission",
                 submission_id=digest,
                 provider_id=report.provider_id,
                 report_period=PERIOD,
@@ -53,7 +54,7 @@ def build_release(data: Path, rows: int, providers: int, seed: int) -> Path:
                 stored_path=None,
                 contract_version="1",
             )
-            run_sql(con, "ingest/insert_usage", submission_id=digest, path=str(report.path))
+            run_sql(con, "intake/insert_usage", submission_id=digest, path=str(report.path))
         (release,) = publish_months(con, [PERIOD], settings, created_at=dt.datetime(2026, 11, 5, tzinfo=dt.UTC))
     return release
 

@@ -1,0 +1,203 @@
+"""Loading: one writer, one transaction per file: check the provider's history, record the ledger row and, when
+accepted, insert the rows and supersede the previous report for that month; then move the claim folder to the
+archive, or to the quarantine with ``reason.json``. Safe to retry or resume after a crash."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from pipelines.contract.reasons import Verdict, write_json
+from pipelines.contract.reference import load_reference_tables
+from pipelines.core.config import Settings
+from pipelines.core.database import fetch_first_row, open_warehouse, restrict_data_folders, run_sql
+from pipelines.core.failpoints import crash_point
+from pipelines.intake.claim import REASON_FILE, Claim, read_claim
+from pipelines.intake.verify import validate_claim
+from pipelines.validation.datadocs import build_index
+
+
+@dataclass
+class IngestSummary:
+    accepted: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    duplicate: list[str] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # still being written: left for the next run
+    periods: set[str] = field(default_factory=set)  # reference months whose current figures changed
+
+
+def load_claims(
+    claims: list[Claim],
+    settings: Settings,
+    wait_seconds: float | None = None,
+    on_done: Callable[[Claim, Verdict, str], None] | None = None,
+) -> IngestSummary:
+    """Record validated claims in the ledger and the warehouse, then file them away. One writer at a time.
+    ``on_done`` hears of each file with its status as it is filed away (progress display)."""
+    summary = IngestSummary()
+    wait = settings.lock_wait_seconds if wait_seconds is None else wait_seconds
+    with open_warehouse(settings, wait) as con:
+        load_reference_tables(con, settings)
+        for claim in claims:
+            if read_claim(claim.folder) is None:  # filed away meanwhile by another loader (e.g. CLI beside DAG)
+                continue
+            verdict = validate_claim(claim, settings)
+            status = _record(con, claim, verdict, settings)
+            _file_away(claim, verdict, status, settings)
+            if on_done is not None:
+                on_done(claim, verdict, status)
+            getattr(summary, status if status != "superseded" else "accepted").append(claim.label)
+            if status in ("accepted", "superseded") and verdict.report_period:
+                summary.periods.add(verdict.report_period)
+    restrict_data_folders(settings)  # the archive or quarantine may have just appeared
+    build_index(settings.docs_dir, settings.docs_retention_days)
+    return summary
+
+
+def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, settings: Settings) -> str:
+    """One transaction: the ledger row and, when accepted, the rows. Returns the arrival's status."""
+    from pipelines.validation.validate import check_history, check_month_bound, check_registered
+
+    received = claim.received
+    key = {
+        "submission_id": received.submission_id,
+        "provider_id": received.provider_id,
+        "file_name": received.file_name,
+        "received_at": received.received_at,
+    }
+    recorded = fetch_first_row(
+        con,
+        "select status from core.submissions where submission_id = $submission_id and file_name = $file_name "
+        "and received_at = $received_at and provider_id = $provider_id",
+        key,
+    )
+    if recorded is not None:  # a crash after the commit: only the filing away was left to do
+        return recorded[0]
+    # Duplicates are per provider: the same bytes in another provider's folder are that provider's (invalid)
+    # report, and must not learn when and how the first provider's file was received (isolation tests).
+    earlier = fetch_first_row(
+        con,
+        "select status, received_at from core.submissions where submission_id = $id and provider_id = $provider "
+        "and status <> 'duplicate' order by receipt_seq limit 1",
+        {"id": received.submission_id, "provider": received.provider_id},
+    )
+    con.execute("begin")
+    try:
+        if earlier is not None:
+            status = "duplicate"
+            reason = f"same bytes as the file received {earlier[1]:%Y-%m-%d %H:%M:%S %Z} ({earlier[0]}); no effect"
+        else:
+            late = check_registered(con, verdict)  # first: nothing else matters from an unregistered sender
+            if verdict.accepted and not late:
+                late = check_history(con, verdict, settings) or check_month_bound(con, verdict, claim.report)
+            if late:
+                verdict.failures[:0] = late
+                # Keep these failures in verdict.json before the commit: a run resumed after a crash between
+                # the commit and the filing away writes reason.json from that file (crash test).
+                write_json(claim.verdict_file, verdict.to_json())
+            status = "accepted" if verdict.accepted else "rejected"
+            reason = verdict.summary()
+        _insert_submission(con, claim, verdict, status, reason, settings)
+        crash_point("load.after_ledger_insert")
+        if status == "accepted":
+            status = _load_rows(con, claim, verdict)
+        crash_point("load.before_commit")
+        con.execute("commit")
+        crash_point("load.after_commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+    return status
+
+
+def _insert_submission(
+    con: duckdb.DuckDBPyConnection,
+    claim: Claim,
+    verdict: Verdict,
+    status: str,
+    reason: str,
+    settings: Settings,
+) -> None:
+    received = claim.received
+    run_sql(
+        con,
+        "intake/insert_submission",
+        submission_id=received.submission_id,
+        provider_id=received.provider_id,
+        report_period=verdict.report_period,
+        file_name=received.file_name,
+        size_bytes=received.size_bytes,
+        row_count=verdict.row_count,
+        received_at=received.received_at,
+        receipt_seq=claim.receipt_seq,
+        status=status,
+        reason=reason,
+        reason_path=str(_destination(claim, status, verdict, settings) / REASON_FILE) if status == "rejected" else None,
+        docs_path=verdict.docs_path,
+        stored_path=str(_destination(claim, status, verdict, settings) / claim.stored_name)
+        if status != "duplicate"
+        else None,
+        contract_version=verdict.contract_version,
+    )
+
+
+def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -> str:
+    """Insert the accepted rows; the last report received of a provider and month is the current one."""
+    params = {"submission_id": claim.received.submission_id}
+    inserted = run_sql(con, "intake/insert_usage", **params, path=str(claim.report)).fetchall()[0][0]
+    crash_point("load.after_rows_insert")
+    if inserted != verdict.row_count:  # the file changed since it was validated: refuse to half-trust it
+        raise RuntimeError(f"loaded {inserted} rows of {claim.report}, expected {verdict.row_count}")
+    con.executemany(
+        "insert into core.submission_totals values (?, ?, ?, ?, ?)",
+        [
+            [
+                claim.received.submission_id,
+                t["modality"],
+                t["rows"],
+                int(t["total_tokens"]),
+                t["settlement_amount"],
+            ]
+            for t in verdict.totals
+        ],
+    )
+    run_sql(con, "intake/supersede", provider_id=claim.received.provider_id, report_period=verdict.report_period)
+    received = claim.received  # this arrival's ledger row (the same bytes may have arrived in another folder)
+    key = {"provider": received.provider_id, "file_name": received.file_name, "received_at": received.received_at}
+    status = fetch_first_row(
+        con,
+        "select status from core.submissions where submission_id = $submission_id and provider_id = $provider "
+        "and file_name = $file_name and received_at = $received_at",
+        {**params, **key},
+    )
+    assert status is not None
+    return status[0]
+
+
+def _destination(claim: Claim, status: str, verdict: Verdict, settings: Settings) -> Path:
+    received = claim.received
+    if status == "rejected":
+        return settings.quarantine_dir / received.provider_id / received.submission_id
+    return settings.archive_dir / received.provider_id / (verdict.report_period or "unknown") / received.submission_id
+
+
+def _file_away(claim: Claim, verdict: Verdict, status: str, settings: Settings) -> None:
+    """Move the claim folder to its final place (idempotent: a resumed run finds it there)."""
+    if status == "duplicate":
+        shutil.rmtree(claim.folder, ignore_errors=True)
+        return
+    if status == "rejected":
+        write_json(claim.folder / REASON_FILE, verdict.to_json())
+    target = _destination(claim, status, verdict, settings)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    crash_point("file_away.before_move")
+    if target.exists():  # the same bytes were filed away by an earlier arrival
+        shutil.rmtree(claim.folder)
+    else:
+        os.rename(claim.folder, target)
+    crash_point("file_away.after_move")

@@ -1,0 +1,391 @@
+"""Disclosure control over the whole published record of a month: no published figure, alone or combined with
+any other, may reveal an enterprise group's business.
+
+1. **Primary rules** flag a cell backed by fewer than ``min_contributors`` enterprise groups (``A``) or dominated
+   by its largest contributor (``O``, the p% rule: the rest of the cell, net of the second largest contributor,
+   would estimate the largest within p%). A group contributes when any of its measures is non-zero; the rules
+   are applied to **every measure** (tokens of each kind, requests, amount). Providers of one group are one
+   contributor, with the groups of the registry as it stands when publishing.
+2. **The record.** Versions of a month already published cannot be withdrawn, so the new version is protected
+   together with them: a cell suppressed in any earlier version stays suppressed (``D`` when it is no longer
+   confidential itself), and the **change** of a cell since an earlier version where it was published is a cell
+   of its own, with its own contributors (the groups whose figures changed) and the same primary rules. A cell
+   whose change is confidential is withheld (``D``): publishing it would publish one group's correction.
+3. **Secondary suppression** (``D``): every sum relation (a total and its parts, along any dimension, across every
+   table) gets at least two suppressed members, cheapest first.
+4. **The audit decides** (``audit.py``): one linear programme per measure over every version side by side,
+   with each version's sums and the equality of every cell a correction did not touch. Each confidential value
+   (of any version) must stay uncertain by ``protection_percent`` of itself either way, each cell hidden only to
+   protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
+   While any falls short, one more cell beside it is suppressed and the audit runs again.
+
+Cells are keyed by ``DIMENSIONS`` (``_T`` a total, a region possibly an economic zone); the sum relations follow
+from those keys and the province → zone → ``_T`` hierarchy. Inputs are *cell groups*: one row per cell and
+enterprise group (``group_column``) with a column per measure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from pipelines.contract.contract import read_code_list
+from pipelines.statistics.audit import SOLVER, Interval, RecordAudit, Target
+
+if TYPE_CHECKING:
+    from pipelines.core.config import Settings
+
+DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
+GROUP = "enterprise_group"
+TOTAL = "_T"
+FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
+ABSENT = "-"  # a cell with no data in a version: not published, known to be zero
+
+
+@dataclass(frozen=True)
+class Rules:
+    min_contributors: int = 3
+    dominance_p_percent: float = 10.0
+    protection_percent: float = 10.0  # a confidential value stays uncertain by this much, either way
+    secondary_percent: float = 1.0  # a cell hidden only to protect others must not be recoverable either
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        """The rules as configured (``TOKENSTATS_MIN_CONTRIBUTORS`` and the others)."""
+        return cls(
+            settings.min_contributors,
+            settings.dominance_p_percent,
+            settings.protection_percent,
+            settings.secondary_protection_percent,
+        )
+
+    def required(self, status: str) -> float:
+        return (self.secondary_percent if status == SECONDARY else self.protection_percent) / 100.0
+
+    def digest(self, key: bytes) -> str:
+        """A keyed hash of the parameters: proves later which rules a release used, without publishing them."""
+        return hmac.new(key, json.dumps(asdict(self), sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+
+@dataclass(frozen=True)
+class Published:
+    """An earlier version of the month: its cell groups (recomputed from its submissions) and its flags."""
+
+    version: int
+    cell_groups: pl.DataFrame
+    flags: dict[tuple, str]
+
+
+@dataclass
+class Certificate:
+    """What the audit covered and proved, for the release's manifest (no parameter, no value)."""
+
+    versions_covered: list[int]
+    measures: list[str]
+    relations_per_version: int
+    unchanged_cell_links: int
+    targets: dict[str, int] = field(default_factory=dict)
+    smallest_margin: float | None = None  # room proven / room needed, over every target (>= 1)
+    already_public: int = 0  # values an earlier version published free: nothing now can protect them
+    unprotectable: int = 0  # weak with this version wholly withheld: exposed by earlier versions alone
+    solver: str = SOLVER
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _zone_of_province() -> dict[str, str]:
+    """The economic zone of each province code."""
+    return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+
+
+def _measures_of(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> list[str]:
+    """The measure columns of cell groups (all but the keys and the group)."""
+    return [c for c in cell_groups.columns if c not in (*keys, GROUP)]
+
+
+def compute_rule_figures(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> pl.DataFrame:
+    """Per cell (``keys``): the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
+    magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
+    measures = _measures_of(cell_groups, keys)
+    magnitudes = cell_groups.with_columns(pl.col(measures).cast(pl.Float64).abs())
+    return magnitudes.group_by(keys).agg(
+        pl.any_horizontal(pl.col(measures) > 0).sum().alias("contributors"),
+        *(pl.col(m).sum().alias(f"{m}:sum") for m in measures),
+        *(pl.col(m).max().alias(f"{m}:top1") for m in measures),
+        *(pl.when(pl.len() > 1).then(pl.col(m).top_k(2).min()).otherwise(0.0).alias(f"{m}:top2") for m in measures),
+    )
+
+
+def apply_primary_rules(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
+    """``A``, ``O`` or ``F`` for every row of ``compute_rule_figures``."""
+    contributors = figures["contributors"].to_numpy()
+    dominated = np.zeros(figures.height, dtype=bool)
+    for m in (c.removesuffix(":sum") for c in figures.columns if c.endswith(":sum")):
+        total, x1, x2 = (figures[f"{m}:{part}"].to_numpy() for part in ("sum", "top1", "top2"))
+        dominated |= (total - x1 - x2) < rules.dominance_p_percent / 100.0 * x1
+    status = np.full(figures.height, FREE, dtype="<U1")
+    status[(contributors >= rules.min_contributors) & dominated] = DOMINANT
+    status[(contributors > 0) & (contributors < rules.min_contributors)] = FEW
+    return status
+
+
+def _change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+    """Each group's change in each cell between two versions' cell groups (new minus old)."""
+    measures = _measures_of(new)
+    joined = new.join(old, on=[*DIMENSIONS, GROUP], how="full", coalesce=True, suffix=":old")
+    before = (pl.col(f"{m}:old").cast(pl.Float64).fill_null(0) for m in measures)
+    after = (pl.col(m).cast(pl.Float64).fill_null(0) for m in measures)
+    changes = ((a - b).alias(m) for a, b, m in zip(after, before, measures, strict=True))
+    return joined.select(*DIMENSIONS, GROUP, *changes)
+
+
+def list_sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
+    """Every total-and-parts relation among the cells (by key), along each dimension: (parent, children)."""
+    zones = _zone_of_province() if zones is None else zones
+    index = {key: i for i, key in enumerate(keys)}
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys):
+        for d, value in enumerate(key):
+            if value == TOTAL:
+                continue
+            for parent_value in _ancestors(DIMENSIONS[d], value, zones):
+                parent = (*key[:d], parent_value, *key[d + 1 :])
+                if parent in index:
+                    groups[(d, parent)].append(i)
+                    break
+    return [(index[parent], tuple(children)) for (_, parent), children in groups.items()]
+
+
+def _ancestors(dimension: str, value: str, zones: dict[str, str]) -> list[str]:
+    """Nearest first: a province sums into its economic zone where zones are published, else the total."""
+    if dimension == "region_code" and value in zones:
+        return [zones[value], TOTAL]
+    return [TOTAL]
+
+
+def protect_cells(cell_groups: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None) -> pl.DataFrame:
+    """The cells of a first release with ``conf_status`` (a month with nothing published before)."""
+    return protect_record(cell_groups, [], rules, zones)[0]
+
+
+def protect_record(
+    cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None = None
+) -> tuple[pl.DataFrame, Certificate]:
+    """The new version's cells with ``conf_status``, protected together with every earlier version, and the
+    certificate of what the audit proved."""
+    record = _Record(cell_groups, earlier, rules, zones)
+    return record.protect(), record.certificate
+
+
+class _Record:
+    """The month's versions side by side: version ``len(earlier)`` (the last block) is the one being protected."""
+
+    def __init__(
+        self, cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None
+    ) -> None:
+        self.rules, self.earlier = rules, earlier
+        self.measures = _measures_of(cell_groups)
+        versions = [*(p.cell_groups for p in earlier), cell_groups]
+        # Summed exactly (integers, decimals) before the LP's floats: "unchanged" must mean equal to the token.
+        sums = [
+            g.group_by(DIMENSIONS).agg(pl.col(self.measures).sum()).with_columns(pl.col(self.measures).cast(pl.Float64))
+            for g in versions
+        ]
+        self.keys = sorted(set().union(*(s.select(DIMENSIONS).iter_rows() for s in sums)))
+        self.n, self.blocks = len(self.keys), len(versions)
+        index = {k: i for i, k in enumerate(self.keys)}
+        # values[m][v, c]: the true value of measure m in version v, cell c (zero where the version has no cell)
+        self.values = {m: np.zeros((self.blocks, self.n)) for m in self.measures}
+        self.present = np.zeros((self.blocks, self.n), dtype=bool)
+        for v, s in enumerate(sums):
+            rows = [index[k] for k in s.select(DIMENSIONS).iter_rows()]
+            self.present[v, rows] = True
+            for m in self.measures:
+                self.values[m][v, rows] = s[m].to_numpy()
+        self.flags = np.full((self.blocks, self.n), ABSENT, dtype="<U1")
+        for v, published in enumerate(earlier):
+            for key, flag in published.flags.items():
+                self.flags[v, index[key]] = flag
+        self.relations = list_sum_relations(self.keys, zones)
+        self.status = self._first_status(cell_groups, index)
+        self.certificate = Certificate(
+            [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
+            self.measures,
+            len(self.relations),
+            0,
+        )
+
+    # --- which cells start hidden --------------------------------------------------------------------------
+
+    def _first_status(self, cell_groups: pl.DataFrame, index: dict[tuple, int]) -> np.ndarray:
+        figures = compute_rule_figures(cell_groups)
+        status = np.full(self.n, ABSENT, dtype="<U1")
+        status[[index[k] for k in figures.select(DIMENSIONS).iter_rows()]] = apply_primary_rules(figures, self.rules)
+        present = self.present[-1]
+        carried = present & (status == FREE) & np.isin(self.flags[:-1], [FEW, DOMINANT, SECONDARY]).any(axis=0)
+        status[carried] = SECONDARY  # once withheld, withheld in every later version
+        # The change since each earlier version is a cell of its own: contributors are the groups whose figures
+        # changed. (Pairs of earlier versions were audited when the later of them went out.)
+        self.changes: list[tuple[int, np.ndarray]] = []  # (earlier version, cells whose change is confidential)
+        for old, published in enumerate(self.earlier):
+            figures = compute_rule_figures(_change_groups(cell_groups, published.cell_groups))
+            confidential = np.zeros(self.n, dtype=bool)
+            rows = [index[k] for k in figures.select(DIMENSIONS).iter_rows()]
+            confidential[rows] = apply_primary_rules(figures, self.rules) != FREE
+            self.changes.append((old, confidential))
+            status[confidential & present & (self.flags[old] == FREE) & (status == FREE)] = SECONDARY
+        return status
+
+    # --- the loop ----------------------------------------------------------------------------------------------
+
+    def protect(self) -> pl.DataFrame:
+        last = self.blocks - 1
+        links = {m: self._links(m) for m in self.measures}
+        self.certificate.unchanged_cell_links = int(sum(len(v) for v in links.values()))
+        relations = [
+            (v * self.n + parent, tuple(v * self.n + c for c in children))
+            for v in range(self.blocks)
+            for parent, children in self.relations
+        ]
+        audits = {m: RecordAudit(self.values[m].ravel(), relations, links[m]) for m in self.measures}
+        for audit in audits.values():
+            audit.hide(np.flatnonzero(np.isin(self.flags, [FEW, DOMINANT, SECONDARY]).ravel()))
+        by_member: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
+        for relation in self.relations:
+            for member in (relation[0], *relation[1]):
+                by_member[member].append(relation)
+        proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
+        margins: list[float] = []
+        while True:
+            self._complete_relations()
+            hidden = np.isin(self.status, [FEW, DOMINANT, SECONDARY])
+            weak: list[tuple[str, Interval]] = []
+            for m, audit in audits.items():
+                audit.hide(last * self.n + np.flatnonzero(hidden))
+                targets = [t for t in self._targets(m) if (t.columns, t.coefs) not in proven[m]]
+                for interval in audit.intervals(targets):
+                    if interval.protected:
+                        proven[m].add((interval.target.columns, interval.target.coefs))
+                        margins.append(interval.margin)
+                    else:
+                        weak.append((m, interval))
+                if weak:  # measures move together: widening one usually widens the next, so mend before going on
+                    break
+            if not weak:
+                break
+            remedied = False
+            for m, interval in {iv.target.cell: (m, iv) for m, iv in weak}.values():
+                candidates = self._candidates(interval, by_member)
+                if candidates:
+                    need = max(interval.target.need_low, interval.target.need_high)
+                    self.status[_complement(candidates, self.values[m][last], need)] = SECONDARY
+                    remedied = True
+            if not remedied:  # every cell of this version is withheld: what is still weak was out before it
+                self.certificate.unprotectable = len(weak)
+                break
+        self.certificate.targets = self._target_counts()
+        self.certificate.smallest_margin = round(min(margins), 4) if margins else None
+        present = self.present[-1]
+        keys = [k for k, p in zip(self.keys, present, strict=True) if p]
+        frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
+        return frame.with_columns(conf_status=pl.Series(self.status[present]))
+
+    def _links(self, measure: str) -> np.ndarray:
+        """Pairs of columns (version, cell) known to be equal: a cell whose value two versions share."""
+        values, pairs = self.values[measure], []
+        for new in range(1, self.blocks):
+            for old in range(new):
+                same = np.flatnonzero((values[new] == values[old]) & (self.present[new] | self.present[old]))
+                pairs.append(np.column_stack([new * self.n + same, old * self.n + same]))
+        return np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
+
+    def _targets(self, measure: str) -> list[Target]:
+        """Every value of the record that must stay uncertain, for one measure."""
+        values, last, flags = self.values[measure], self.blocks - 1, self.flags.copy()
+        flags[last] = self.status
+        targets, public = [], 0
+        # A cell some version published free is out at that level: what stays to protect is how it changed (the
+        # change targets below), not its level; nothing withheld now could hide a value that is out.
+        already = (flags == FREE).any(axis=0)
+        for v in range(self.blocks):
+            hidden = np.isin(flags[v], [FEW, DOMINANT, SECONDARY]) & (values[v] != 0)
+            public += int((hidden & already).sum())
+            for c in np.flatnonzero(hidden & ~already):
+                need = self.rules.required(flags[v, c]) * abs(values[v, c])
+                targets.append(Target((v * self.n + int(c),), (1.0,), need, need, int(c), "cell"))
+        new = last
+        for old, confidential in self.changes:
+            for c in np.flatnonzero(confidential):
+                delta = values[new, c] - values[old, c]
+                if delta == 0 or (flags[old, c] in (FREE, ABSENT) and flags[new, c] in (FREE, ABSENT)):
+                    continue  # unchanged, or both sides published (a change the rules allowed when it was out)
+                need = self.rules.protection_percent / 100.0 * abs(delta)
+                # The attacker knows no value is negative: a change cannot be shown to move past that.
+                need_low = min(need, values[new, c]) if flags[old, c] in (FREE, ABSENT) else need
+                need_high = min(need, values[old, c]) if flags[new, c] in (FREE, ABSENT) else need
+                columns = (new * self.n + int(c), old * self.n + int(c))
+                targets.append(Target(columns, (1.0, -1.0), need_low, need_high, int(c), "change"))
+        self._public_values = public
+        return targets
+
+    def _target_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        public = 0
+        for m in self.measures:
+            for t in self._targets(m):
+                counts[t.kind] += 1
+            public += self._public_values
+        self.certificate.already_public = public
+        return dict(counts)
+
+    def _candidates(self, interval: Interval, by_member: dict[int, list]) -> list[int]:
+        """Cells of the new version that can widen a weak target: a free neighbour in one of its sums; else a
+        free cell the LP found holding it back; else any free cell in a sum with a hidden one; else any."""
+        free = self.status == FREE
+        cell, last = interval.target.cell, self.blocks - 1
+        binding = [col - last * self.n for col in interval.binding if col >= last * self.n]
+        hidden = ~free & (self.status != ABSENT)
+        return (
+            [i for r in by_member[cell] for i in (r[0], *r[1]) if free[i]]
+            or [i for i in binding if free[i]]
+            or [i for p, ch in self.relations if hidden[[p, *ch]].any() for i in (p, *ch) if free[i]]
+            or list(np.flatnonzero(free))
+        )
+
+    def _complete_relations(self) -> None:
+        """No sum may have exactly one suppressed member: hide a part (or the total) that can cover it."""
+        tokens = self.values["total_tokens" if "total_tokens" in self.values else self.measures[0]][-1]
+        status, changed = self.status, True
+        while changed:
+            changed = False
+            for parent, children in self.relations:
+                members = (parent, *children)
+                suppressed = [i for i in members if status[i] not in (FREE, ABSENT)]
+                if len(suppressed) != 1:
+                    continue
+                free_parts = [i for i in children if status[i] == FREE]
+                required = self.rules.protection_percent / 100.0 * tokens[suppressed[0]]
+                if free_parts:
+                    status[_complement(free_parts, tokens, required)] = SECONDARY
+                elif status[parent] == FREE:
+                    status[parent] = SECONDARY
+                else:
+                    continue
+                changed = True
+
+
+def _complement(candidates: list[int], values: np.ndarray, required: float) -> int:
+    """The cheapest cell to hide beside a weak one: the smallest that is at least the protection it needs
+    (a smaller one cannot hide the difference), else the largest there is."""
+    enough = [i for i in candidates if values[i] >= required]
+    if enough:
+        return min(enough, key=lambda i: (values[i], i))
+    return max(candidates, key=lambda i: (values[i], -i))
