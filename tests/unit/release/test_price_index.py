@@ -3,6 +3,7 @@ year in which new, cheaper models take share (the quality effect the matched ind
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from pysdmx.io import get_datasets, read_sdmx
 
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
-from pipelines.core.database import open_warehouse, read_sql, run_sql
+from pipelines.core.database import open_warehouse, read_sql
 from pipelines.release.formats.price_index_sdmx import write_price_index_sdmx
 from pipelines.release.formats.workbook import write_workbook
 from pipelines.release.price_index import Panel, elementary_aggregates, price_index_table
@@ -22,6 +23,7 @@ from pipelines.release.vintages import store_vintages
 from pipelines.statistics.disclosure import Rules
 from pipelines.statistics.marts import build_marts
 from pipelines.synthetic.generate import generate_month
+from tests.loading import load_accepted_report
 
 OPEN = Rules(min_contributors=1, dominance_p_percent=-100.0)  # every cell free (never dominated): formulas alone
 MONTHS = ["2026-01", "2026-02", "2026-03"]
@@ -159,27 +161,8 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     with open_warehouse(settings) as con:
         load_reference_tables(con, settings)
         for n, path in enumerate(sorted((data / "inbox").glob("*/*.parquet"))):
-            provider, period = path.parent.name, path.stem.rsplit("_", 1)[1]
-            submission = f"{provider}-{period}"
-            run_sql(
-                con,
-                "intake/insert_submission",
-                submission_id=submission,
-                provider_id=provider,
-                report_period=period,
-                file_name=path.name,
-                size_bytes=path.stat().st_size,
-                row_count=None,
-                received_at="2026-11-01 00:00:00+00",
-                receipt_seq=n,
-                status="accepted",
-                reason=None,
-                reason_path=None,
-                docs_path=None,
-                stored_path=None,
-                contract_version="1",
-            )
-            run_sql(con, "intake/insert_usage", submission_id=submission, path=str(path)).fetchall()
+            period = path.stem.rsplit("_", 1)[1]
+            load_accepted_report(con, path, period, n, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     return settings
 
 

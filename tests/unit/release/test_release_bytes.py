@@ -19,9 +19,10 @@ import pytest
 
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import disclosure_key, load_settings
-from pipelines.core.database import open_warehouse, run_sql
+from pipelines.core.database import open_warehouse
 from pipelines.release.publish import publish_months
 from pipelines.synthetic.generate import generate_month
+from tests.loading import load_accepted_report
 
 CREATED_AT = dt.datetime(2026, 11, 5, 8, 30, tzinfo=dt.UTC)
 KEY = bytes(range(32))  # stands in for the installation's random secret
@@ -141,33 +142,6 @@ PINNED = {
 }
 
 
-def _load(con, path: Path, period: str, receipt_seq: int) -> None:
-    """Record one report as accepted and load its rows, as the loader does after validation."""
-    provider = path.parent.name
-    submission = hashlib.sha256(path.read_bytes()).hexdigest()
-    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-    run_sql(
-        con,
-        "intake/insert_submission",
-        submission_id=submission,
-        provider_id=provider,
-        report_period=period,
-        file_name=path.name,
-        size_bytes=path.stat().st_size,
-        row_count=rows,
-        received_at=RECEIVED_AT + dt.timedelta(seconds=receipt_seq),
-        receipt_seq=receipt_seq,
-        status="accepted",
-        reason="",
-        reason_path=None,
-        docs_path=None,
-        stored_path=str(path),
-        contract_version="1",
-    )
-    run_sql(con, "intake/insert_usage", submission_id=submission, path=str(path))
-    run_sql(con, "intake/supersede", provider_id=provider, report_period=period)
-
-
 def _corrected(path: Path) -> Path:
     """The provider's corrected report: a million more output tokens on every row."""
     report = pl.read_parquet(path).with_columns(pl.col("output_tokens") + 1_000_000)
@@ -192,9 +166,15 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for period, generated in reports.items():
                 for report in generated:
                     seq += 1
-                    _load(con, report.path, period, seq)
+                    load_accepted_report(con, report.path, period, seq, RECEIVED_AT + dt.timedelta(seconds=seq))
             publish_months(con, list(PERIODS), settings, created_at=CREATED_AT)
-            _load(con, _corrected(reports["2026-10"][-1].path), "2026-10", seq + 1)
+            load_accepted_report(
+                con,
+                _corrected(reports["2026-10"][-1].path),
+                "2026-10",
+                seq + 1,
+                RECEIVED_AT + dt.timedelta(seconds=seq + 1),
+            )
             publish_months(con, ["2026-10"], settings, created_at=CREATED_AT)
     return data / "published"
 
