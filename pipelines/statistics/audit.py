@@ -8,6 +8,11 @@ alone). A free cell's column is fixed at its published value; hiding it frees th
 What must stay uncertain are **targets**: linear functions of the columns (a hidden cell's value, or the change
 of a cell between two versions), each with the protection it needs below and above its true value. The model
 persists while secondary suppression hides more cells, and each solve restarts from the last basis.
+
+Every solution found is also a **direction**: solution − truth moves only hidden columns and keeps every sum, so it
+stays feasible while more cells are hidden, and for any other measure with the same hidden cells, as far as that
+measure's values stay non-negative. ``Directions`` keeps them for all the month's programmes: most targets of the
+next measure or the next round are proven by a step along a known direction, without a solve.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ from scipy import sparse
 HIDDEN_VALUE_CAP = 10.0
 # Batch proving: at most this many joint solves per side, while each proves enough targets.
 BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
+# How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
+FEASIBILITY = 1e-7
+KEPT_DIRECTIONS = 256
 SOLVER = f"HiGHS {highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}.{highspy.HIGHS_VERSION_PATCH}"
 
 
@@ -67,11 +75,32 @@ class Interval:
         return min(sides, default=float("inf"))
 
 
+class Directions:
+    """Moves that keep every sum of the record, found by any measure's programme: the latest ``KEPT_DIRECTIONS``
+    (older ones were found with fewer cells hidden; newer ones reach further)."""
+
+    def __init__(self, columns: int) -> None:
+        self.rows = np.zeros((0, columns))
+
+    def add(self, moves: list[np.ndarray]) -> None:
+        moves = [m / peak for m in moves if (peak := np.abs(m).max(initial=0.0)) > 0]
+        if moves:
+            self.rows = np.vstack([self.rows, *moves])[-KEPT_DIRECTIONS:]
+
+
 class RecordAudit:
     """The programme for one measure: ``truth`` holds every column's true value (versions side by side)."""
 
-    def __init__(self, truth: np.ndarray, relations: Sequence[tuple[int, Sequence[int]]], links: np.ndarray) -> None:
-        """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal."""
+    def __init__(
+        self,
+        truth: np.ndarray,
+        relations: Sequence[tuple[int, Sequence[int]]],
+        links: np.ndarray,
+        directions: Directions | None = None,
+    ) -> None:
+        """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal;
+        ``directions``: shared with the other measures' programmes of the same record."""
+        self.directions = directions if directions is not None else Directions(len(truth))
         self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
         self.truth = truth / self.scale
         self.hidden = np.zeros(len(truth), dtype=bool)
@@ -111,11 +140,17 @@ class RecordAudit:
         need_low = np.array([t.need_low for t in targets]) / self.scale
         need_high = np.array([t.need_high for t in targets]) / self.scale
         low_seen, high_seen = value.copy(), value.copy()
+        found: list[np.ndarray] = []
 
         def widen(solution: np.ndarray) -> None:
             seen = objective @ solution
             np.minimum(low_seen, seen, out=low_seen)
             np.maximum(high_seen, seen, out=high_seen)
+            found.append(solution - self.truth)  # and as far along it as this programme allows, both ways
+            self._step_along(found[-1][None, :], objective, value, low_seen, high_seen)
+
+        if len(targets) >= BATCH_MIN_TARGETS:  # a few targets left weak by the last round: straight to the solver
+            self._step_along(self.directions.rows, objective, value, low_seen, high_seen)
 
         # Every hidden value moved by its need at once, free cells as published: where that still satisfies every
         # sum (e.g. nothing around them is published), it is one more solution, found without a solve.
@@ -164,10 +199,39 @@ class RecordAudit:
                     high_seen[j] = max(high_seen[j], bound)
                 if len(pending(np.array([j]))):
                     binding[int(j)] = self._binding_free_columns()
+        self.directions.add(found)
         return [
             Interval(t, value[i] * self.scale, low_seen[i] * self.scale, high_seen[i] * self.scale, binding.get(i, ()))
             for i, t in enumerate(targets)
         ]
+
+    def _step_along(
+        self,
+        moves: np.ndarray,
+        objective: sparse.csr_matrix,
+        value: np.ndarray,
+        low_seen: np.ndarray,
+        high_seen: np.ndarray,
+    ) -> None:
+        """Widen the targets by the longest step each direction (a row of ``moves``) allows here, both ways: a
+        direction must leave this programme's free cells alone and keep its sums and links (within the solver's
+        tolerance); the step ends where a hidden value would leave [0, cap]."""
+        if not len(moves):
+            return
+        moving, touching_free = np.abs(moves).max(axis=1) > 0, np.abs(moves[:, ~self.hidden]).max(axis=1, initial=0)
+        moves = moves[moving & (touching_free == 0)]
+        columns = np.ascontiguousarray(moves.T)
+        broken = np.abs(self.matrix @ columns).max(axis=0, initial=0.0)
+        up, down = HIDDEN_VALUE_CAP - self.truth, self.truth
+        with np.errstate(divide="ignore", invalid="ignore"):
+            limit = FEASIBILITY / broken  # no step may break a sum by more than the tolerance
+            forward = np.where(moves > 0, up / moves, np.where(moves < 0, down / -moves, np.inf)).min(axis=1)
+            backward = np.where(moves > 0, down / moves, np.where(moves < 0, up / -moves, np.inf)).min(axis=1)
+        shift = objective @ columns  # targets x directions
+        for step in (np.minimum(forward, limit), -np.minimum(backward, limit)):
+            reach = shift * step
+            np.minimum(low_seen, value + reach.min(axis=1, initial=0.0), out=low_seen)
+            np.maximum(high_seen, value + reach.max(axis=1, initial=0.0), out=high_seen)
 
     def _binding_free_columns(self) -> tuple[int, ...]:
         """Free columns whose published value holds the last optimum back (non-zero reduced cost), most first."""

@@ -17,7 +17,7 @@ any other, may reveal an enterprise group's business.
    with each version's sums and the equality of every cell a correction did not touch. Each confidential value
    (of any version) must stay uncertain by ``protection_percent`` of itself either way, each cell hidden only to
    protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
-   While any falls short, one more cell beside it is suppressed and the audit runs again.
+   While any falls short, one more cell beside it is withheld (never one out unchanged) and the audit reruns.
 
 Cells are keyed by ``DIMENSIONS`` (``_T`` a total, a region possibly an economic zone); the sum relations follow
 from those keys and the province → zone → ``_T`` hierarchy. Inputs are *cell groups*: one row per cell and
@@ -37,7 +37,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.contract.contract import read_code_list
-from pipelines.statistics.audit import SOLVER, Interval, RecordAudit, Target
+from pipelines.statistics.audit import SOLVER, Directions, Interval, RecordAudit, Target
 
 if TYPE_CHECKING:
     from pipelines.core.config import Settings
@@ -249,13 +249,15 @@ class _Record:
     def protect(self) -> pl.DataFrame:
         last = self.blocks - 1
         links = {m: self._links(m) for m in self.measures}
+        self.out = {m: self._already_out(m) for m in self.measures}
         self.certificate.unchanged_cell_links = int(sum(len(v) for v in links.values()))
         relations = [
             (v * self.n + parent, tuple(v * self.n + c for c in children))
             for v in range(self.blocks)
             for parent, children in self.relations
         ]
-        audits = {m: RecordAudit(self.values[m].ravel(), relations, links[m]) for m in self.measures}
+        directions = Directions(self.blocks * self.n)  # a move found for one measure often proves the next
+        audits = {m: RecordAudit(self.values[m].ravel(), relations, links[m], directions) for m in self.measures}
         for audit in audits.values():
             audit.hide(np.flatnonzero(np.isin(self.flags, [FEW, DOMINANT, SECONDARY]).ravel()))
         by_member: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
@@ -283,20 +285,25 @@ class _Record:
                 break
             remedied = False
             for m, interval in {iv.target.cell: (m, iv) for m, iv in weak}.values():
-                candidates = self._candidates(interval, by_member)
+                candidates = self._candidates(interval, by_member, self.out[m])
                 if candidates:
                     need = max(interval.target.need_low, interval.target.need_high)
                     self.status[_complement(candidates, self.values[m][last], need)] = SECONDARY
                     remedied = True
-            if not remedied:  # every cell of this version is withheld: what is still weak was out before it
+            if not remedied:  # all this version could withhold is: what is still weak was out before it
                 self.certificate.unprotectable = len(weak)
                 break
         self.certificate.targets = self._target_counts()
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
-        present = self.present[-1]
-        keys = [k for k, p in zip(self.keys, present, strict=True) if p]
+        keys = [k for k, p in zip(self.keys, self.present[-1], strict=True) if p]
         frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
-        return frame.with_columns(conf_status=pl.Series(self.status[present]))
+        return frame.with_columns(conf_status=pl.Series(self.status[self.present[-1]]))
+
+    def _already_out(self, measure: str) -> np.ndarray:
+        """Cells of the new version unchanged since a version that published them free: links pin them there."""
+        last = self.blocks - 1
+        same = (self.values[measure][:last] == self.values[measure][last]) & (self.flags[:last] == FREE)
+        return self.present[last] & same.any(axis=0)
 
     def _links(self, measure: str) -> np.ndarray:
         """Pairs of columns (version, cell) known to be equal: a cell whose value two versions share."""
@@ -346,13 +353,14 @@ class _Record:
         self.certificate.already_public = public
         return dict(counts)
 
-    def _candidates(self, interval: Interval, by_member: dict[int, list]) -> list[int]:
+    def _candidates(self, interval: Interval, by_member: dict[int, list], out: np.ndarray) -> list[int]:
         """Cells of the new version that can widen a weak target: a free neighbour in one of its sums; else a
-        free cell the LP found holding it back; else any free cell in a sum with a hidden one; else any."""
-        free = self.status == FREE
+        free cell the LP found holding it back; else any free cell in a sum with a hidden one; else any. Never a
+        cell whose value is ``out`` (published unchanged before): withholding it now would hide nothing."""
+        hidden = (self.status != FREE) & (self.status != ABSENT)
+        free = (self.status == FREE) & ~out
         cell, last = interval.target.cell, self.blocks - 1
         binding = [col - last * self.n for col in interval.binding if col >= last * self.n]
-        hidden = ~free & (self.status != ABSENT)
         return (
             [i for r in by_member[cell] for i in (r[0], *r[1]) if free[i]]
             or [i for i in binding if free[i]]
@@ -364,6 +372,7 @@ class _Record:
         """No sum may have exactly one suppressed member: hide a part (or the total) that can cover it."""
         tokens = self.values["total_tokens" if "total_tokens" in self.values else self.measures[0]][-1]
         status, changed = self.status, True
+        out = np.logical_and.reduce(list(self.out.values()))  # hiding these would cover nothing
         while changed:
             changed = False
             for parent, children in self.relations:
@@ -371,11 +380,11 @@ class _Record:
                 suppressed = [i for i in members if status[i] not in (FREE, ABSENT)]
                 if len(suppressed) != 1:
                     continue
-                free_parts = [i for i in children if status[i] == FREE]
+                free_parts = [i for i in children if status[i] == FREE and not out[i]]
                 required = self.rules.protection_percent / 100.0 * tokens[suppressed[0]]
                 if free_parts:
                     status[_complement(free_parts, tokens, required)] = SECONDARY
-                elif status[parent] == FREE:
+                elif status[parent] == FREE and not out[parent]:
                     status[parent] = SECONDARY
                 else:
                     continue

@@ -181,6 +181,9 @@ def test_a_correction_reveals_no_confidential_value_or_change_across_versions(ro
     changes = _confidential_changes(before, after, set(v1_flags) | set(v2_flags))
     for key in changes:  # never published free in both: the difference would be the group's own change
         assert not (v1_flags.get(key) == "F" and v2_flags.get(key) == "F"), key
+    for key, flag in v2_flags.items():  # withholding a value v1 published, unchanged, would hide nothing
+        unchanged = all(_truth(before, key, m) == _truth(after, key, m) for m in MEASURES)
+        assert not (flag == "D" and v1_flags.get(key) == "F" and unchanged), key
 
     for measure in ("total_tokens", "requests", "settlement_amount"):
         versions = [_version(before, v1_flags, measure), _version(after, v2_flags, measure)]
