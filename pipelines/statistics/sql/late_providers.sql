@@ -6,7 +6,7 @@
 with reported as (  -- current accepted reports and their total tokens
     select s.provider_id, s.report_period, s.submission_id, sum(t.total_tokens) as total_tokens
     from core.submissions as s
-    join core.submission_totals as t using (submission_id)
+    left join core.submission_totals as t using (submission_id)  -- kept by intake for every accepted report
     where s.status = 'accepted' and s.report_period between $earliest and $period
     group by all
 ),
