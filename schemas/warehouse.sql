@@ -95,7 +95,8 @@ create table if not exists mart.certificates (reference_period varchar primary k
 -- provider without an accepted report for a month it is published, estimated from its latest accepted month
 -- scaled by the trend of the providers that reported both months. Kept by estimate_id (a hash of everything
 -- it depends on), so every release can name the estimates it used (manifest inputs.estimates) and an earlier
--- version's figures can be recomputed. Grain: one row per estimate and finest cell.
+-- version's figures can be recomputed. While the provider stays late on the same base, its first estimate is
+-- kept (made_after): others' corrections do not move it. Grain: one row per estimate and finest cell.
 create table if not exists mart.estimates (
     estimate_id varchar not null,
     reference_period varchar not null,
@@ -103,6 +104,7 @@ create table if not exists mart.estimates (
     base_period varchar not null,          -- the provider's month carried forward
     base_submission_id varchar not null,
     growth double not null,                -- total tokens, base month to reference month, of providers in both
+    made_after bigint,                     -- the last receipt_seq of the ledger when made: the first one is kept
     use_type varchar not null,
     region_code varchar not null,
     compute_region_code varchar not null,  -- _X: not reported

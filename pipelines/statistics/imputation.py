@@ -3,7 +3,8 @@
 A registered provider with no accepted report for a month (none received yet, or every one rejected) that had an
 accepted report in one of the ``WINDOW_MONTHS`` months before is *late*. Its contribution is its latest accepted
 month (the base) carried forward, every finest cell scaled by the trend: growth of total tokens from the base
-month to this month of the providers that reported both (late_providers.sql, scale_estimate.sql). The estimates
+month to this month of the providers that reported both (late_providers.sql, scale_estimate.sql). Once made,
+an estimate is kept while the provider stays late on the same base month. The estimates
 are kept in ``mart.estimates`` (never in ``core.usage``), named by a hash of everything they depend on; a release
 lists the ones it used (manifest ``inputs.estimates``), and they enter its cells as contributions of the late
 provider's enterprise group, so disclosure control treats them like reports. When the report arrives and is
@@ -22,7 +23,7 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 
-from pipelines.core.database import run_sql
+from pipelines.core.database import fetch_first_row, run_sql
 from pipelines.statistics.disclosure import DIMENSIONS, FREE, Rules, apply_primary_rules, compute_rule_figures
 
 WINDOW_MONTHS = 3  # a provider silent for longer has left the market or needs a decision, not an estimate
@@ -39,28 +40,38 @@ def list_late_providers(con: duckdb.DuckDBPyConnection, period: str) -> list[dic
 
 
 def store_estimates(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
-    """Estimate every late provider of the month into ``mart.estimates`` (an estimate already kept is left as it
-    is: same id, same inputs); returns the month's current estimate ids, sorted."""
-    late = list_late_providers(con, period)
-    kept = {row[0] for row in con.sql("select distinct estimate_id from mart.estimates").fetchall()}
-    for row in late:
-        if row["estimate_id"] in kept:
-            continue
-        base = run_sql(
-            con, "statistics/contributions", period=row["base_period"], submissions=[row["base_submission_id"]]
-        ).to_arrow_table()
-        con.register("base", base)
-        try:
-            params = {k: row[k] for k in ("estimate_id", "provider_id", "base_period", "base_submission_id", "growth")}
-            estimate = run_sql(con, "statistics/scale_estimate", period=period, **params).to_arrow_table()
-        finally:
-            con.unregister("base")
-        con.register("estimate", estimate)
-        try:
-            con.execute("insert into mart.estimates by name select * from estimate")
-        finally:
-            con.unregister("estimate")
-    return tuple(sorted(row["estimate_id"] for row in late))
+    """Estimate every late provider of the month into ``mart.estimates``; returns the month's current estimate
+    ids, sorted. A provider still late on the same base month keeps its first estimate (the trend is not
+    re-estimated when others correct their reports: that would revise every cell it enters for nothing)."""
+    ids = []
+    for row in list_late_providers(con, period):
+        kept = fetch_first_row(
+            con,
+            "select estimate_id from mart.estimates where reference_period = $period and provider_id = $provider "
+            "and base_submission_id = $base order by made_after, estimate_id limit 1",
+            {"period": period, "provider": row["provider_id"], "base": row["base_submission_id"]},
+        )
+        ids.append(kept[0] if kept else _estimate(con, period, row))
+    return tuple(sorted(ids))
+
+
+def _estimate(con: duckdb.DuckDBPyConnection, period: str, late: dict) -> str:
+    """Carry one late provider's base month forward with the trend into ``mart.estimates``; its id."""
+    base = run_sql(
+        con, "statistics/contributions", period=late["base_period"], submissions=[late["base_submission_id"]]
+    ).to_arrow_table()
+    con.register("base", base)
+    try:
+        params = {k: late[k] for k in ("estimate_id", "provider_id", "base_period", "base_submission_id", "growth")}
+        estimate = run_sql(con, "statistics/scale_estimate", period=period, **params).to_arrow_table()
+    finally:
+        con.unregister("base")
+    con.register("estimate", estimate)
+    try:
+        con.execute("insert into mart.estimates by name select * from estimate")
+    finally:
+        con.unregister("estimate")
+    return late["estimate_id"]
 
 
 def read_estimated_contributions(con: duckdb.DuckDBPyConnection, estimates: tuple[str, ...]) -> pa.Table:

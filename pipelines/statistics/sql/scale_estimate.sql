@@ -21,6 +21,7 @@ final as (
         $base_period as base_period,
         $base_submission_id as base_submission_id,
         $growth::double as growth,
+        (select max(receipt_seq) from core.submissions) as made_after,
         input_tokens + output_tokens as total_tokens,
         *
     from scaled

@@ -98,6 +98,17 @@ def test_the_estimate_enters_the_cells_as_its_groups_contribution(warehouse):
     assert image["contributors"].to_list() == [1]  # only the estimate: confidential (A) like any one-group cell
 
 
+def test_an_estimate_is_kept_while_the_provider_stays_late(warehouse):
+    first = store_estimates(warehouse, "2026-09")
+    # a reporting provider's correction moves the trend; the late provider's estimate stays as it was published
+    warehouse.execute(
+        "update core.submission_totals set total_tokens = 2 * total_tokens where submission_id = 'a-2026-09'"
+    )
+    assert [late["estimate_id"] for late in list_late_providers(warehouse, "2026-09")] != list(first)
+    assert store_estimates(warehouse, "2026-09") == first
+    assert warehouse.sql("select count(distinct estimate_id) from mart.estimates").fetchall() == [(1,)]
+
+
 def test_a_late_report_replaces_the_estimate(warehouse):
     warehouse.execute(
         "insert into core.submissions (submission_id, provider_id, report_period, file_name, size_bytes, "
