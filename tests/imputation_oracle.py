@@ -47,6 +47,7 @@ def estimated_rows(data: Path, release: Path, base_period: str) -> pl.DataFrame:
     factor = decimal.Decimal(repr(stored[0][1])).quantize(decimal.Decimal("1e-12"))
     rows = pl.concat([then[p] for p in late], how="vertical_relaxed").filter(pl.col("customer_type") != "reseller")
     cells = rows.group_by(
+        "provider_id",  # each late provider is estimated (and rounded) on its own
         "region_code",
         pl.col("compute_region_code").fill_null("_X"),
         "modality",
@@ -61,6 +62,7 @@ def estimated_rows(data: Path, release: Path, base_period: str) -> pl.DataFrame:
         return (decimal.Decimal(str(value)) * factor).quantize(decimal.Decimal(unit), decimal.ROUND_HALF_UP)
 
     return cells.select(
+        "provider_id",
         "region_code",
         "compute_region_code",
         "modality",
