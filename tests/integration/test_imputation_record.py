@@ -96,10 +96,11 @@ def test_v1_flags_the_estimated_cells_and_gives_the_coverage_ratio(record):
     entered = set(estimate.filter(pl.col("input_tokens") + pl.col("output_tokens") > 0)["modality"])
     assert set(by_modality.filter(pl.col("obs_status") == "E")["modality"]) == entered
     assert set(by_modality.filter(pl.col("obs_status") != "E")["obs_status"]) <= {"P"}
-    # A free cell without an estimate is wholly reported; a withheld cell shows no ratio.
+    # A free cell without an estimate (if any: three groups' estimates reach most cells) is wholly reported; a
+    # withheld cell shows no ratio.
     for name in ("by_region", "by_sector", "cube"):
         table = _table(data, name, 1)
-        assert set(table.filter(pl.col("obs_status") == "P", pl.col("conf_status") == "F")["coverage_ratio"]) == {1.0}
+        assert set(table.filter(pl.col("obs_status") == "P", pl.col("conf_status") == "F")["coverage_ratio"]) <= {1.0}
         assert (
             table.filter(pl.col("conf_status") != "F")["coverage_ratio"].null_count()
             == table.filter(pl.col("conf_status") != "F").height
