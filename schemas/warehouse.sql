@@ -90,3 +90,30 @@ where s.status = 'accepted';
 -- What the disclosure audit of each month's latest protection proved (the manifest's certificate).
 create schema if not exists mart;
 create table if not exists mart.certificates (reference_period varchar primary key, certificate json not null);
+
+-- Estimates of late providers (pipelines/statistics/imputation.py), never mixed into core.usage: a registered
+-- provider without an accepted report for a month it is published, estimated from its latest accepted month
+-- scaled by the trend of the providers that reported both months. Kept by estimate_id (a hash of everything
+-- it depends on), so every release can name the estimates it used (manifest inputs.estimates) and an earlier
+-- version's figures can be recomputed. While the provider stays late on the same base, its first estimate is
+-- kept (made_after): others' corrections do not move it. Grain: one row per estimate and finest cell.
+create table if not exists mart.estimates (
+    estimate_id varchar not null,
+    reference_period varchar not null,
+    provider_id varchar not null,
+    base_period varchar not null,          -- the provider's month carried forward
+    base_submission_id varchar not null,
+    growth double not null,                -- total tokens, base month to reference month, of providers in both
+    made_after bigint,                     -- the last receipt_seq of the ledger when made: the first one is kept
+    use_type varchar not null,
+    region_code varchar not null,
+    compute_region_code varchar not null,  -- _X: not reported
+    modality varchar not null,
+    sector_code varchar not null,          -- HH: households; _X: not reported
+    total_tokens hugeint not null,
+    input_tokens hugeint not null,
+    cached_input_tokens hugeint not null,
+    output_tokens hugeint not null,
+    requests hugeint not null,
+    settlement_amount decimal(38, 4) not null
+);

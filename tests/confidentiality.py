@@ -262,8 +262,8 @@ def finest_cells(rows: pl.DataFrame) -> pl.DataFrame:
 
 def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Each published cell with its true totals and contributors, from the rows of the submissions the release
-    used (its manifest), the registry's groups and the code lists; shares no SQL with the marts. Also the finest
-    cells (atoms) by group."""
+    used (its manifest) and the estimates it lists (``mart.estimates``, at the finest cells already), the
+    registry's groups and the code lists; shares no SQL with the marts. Also the finest cells (atoms) by group."""
     manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
     with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
         usage = con.sql(
@@ -272,8 +272,24 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
             "from core.usage where list_contains($ids, submission_id)",
             params={"ids": manifest["inputs"]["submissions"]},
         ).pl()
+        estimates = con.sql(  # late providers' estimates: confidential inputs like the reports
+            "select provider_id, use_type, region_code, compute_region_code, modality, sector_code, "
+            "total_tokens::bigint as tokens, settlement_amount::double as settlement, requests::bigint as requests "
+            "from mart.estimates where list_contains($ids, estimate_id)",
+            params={"ids": manifest["inputs"].get("estimates", [])},
+        ).pl()
     groups = _groups(data_dir)
-    atoms = finest_cells(usage.with_columns(pl.col("provider_id").replace_strict(groups).alias("group")))
+    zones = {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+    atoms = pl.concat(
+        [
+            finest_cells(usage.with_columns(pl.col("provider_id").replace_strict(groups).alias("group"))),
+            estimates.with_columns(
+                pl.col("region_code").replace_strict(zones).alias("zone"),
+                pl.col("provider_id").replace_strict(groups).alias("group"),
+            ),
+        ],
+        how="diagonal_relaxed",
+    )
     # every atom counts in each cell that covers it: itself or a total on each dimension, its zone for regions
     expanded = []
     for use in ("use_type", None):

@@ -1,10 +1,12 @@
 """``tokenstats demo``: the main job end to end, through Airflow, on embedded defaults.
 
 Generates three synthetic months if there is nothing to ingest (the last with two realistic faults, so a
-rejection shows), then runs the real DAGs with ``airflow dags test`` on a SQLite metadata database under
-``<data>/airflow``: ingest, then publish for every month ingested. Then the two providers whose reports were
-refused send corrected ones, and the last month is ingested and published again: its v2 carries revisions
-and the revision analysis, and every release the series to date. Airflow's own output goes to
+rejection shows, and one provider late: its report is held back), then runs the real DAGs with ``airflow dags
+test`` on a SQLite metadata database under ``<data>/airflow``: ingest, then publish for every month ingested.
+The last month's v1 estimates the late provider and the two refused ones from their previous month (flag ``E``).
+Then the refused providers send corrected reports and the late one its report, and the last month is ingested
+and published again: its v2 replaces the estimates (revisions and the revision analysis), and every release
+carries the series to date. Airflow's own output goes to
 ``<data>/airflow/demo.log``; the terminal gets progress and where to look.
 """
 
@@ -39,6 +41,7 @@ def run_demo(
     env = build_airflow_environment(settings, airflow_home)
 
     refused: list[str] = []
+    late: dict[Path, Path] = {}  # held back → where it goes when it arrives
     if not any(settings.inbox_dir.glob("*/*")) and not settings.warehouse_file.exists():
         from pipelines.synthetic.generate import generate_month
 
@@ -48,6 +51,8 @@ def run_demo(
             note = f", faults injected: {', '.join(faults)}" if faults else ""
             say(f"generated {period}: {len(reports)} provider reports, {sum(r.rows for r in reports):,} rows{note}")
             refused = [r.provider_id for r in reports if r.fault]
+        late = _hold_back(settings, reports[len(reports) // 2].path)  # a mid-sized provider, not a faulty one
+        say(f"{next(iter(late)).parent.name} is late with {periods[-1]}: v1 estimates it (flag E)")
     else:
         say(f"using the reports already in {settings.inbox_dir}")
 
@@ -70,9 +75,12 @@ def run_demo(
             say(f"publish failed: see {log}")
             return 1
 
-        if refused:
+        if refused or late:
             resend_corrected(settings, periods[-1], refused, rows=rows, providers=providers)
-            say(f"{', '.join(refused)} sent corrected reports for {periods[-1]}: ingest and publish again (v2)")
+            for held, target in late.items():
+                os.replace(held, target)
+            arrived = [*refused, *(p.parent.name for p in late)]
+            say(f"{', '.join(arrived)} sent their reports for {periods[-1]}: ingest and publish again (v2)")
             conf = json.dumps({"months": [periods[-1]]})
             for dag, args in (("tokenstats_ingest", []), ("tokenstats_publish", ["--conf", conf])):
                 if _airflow(["dags", "test", dag, *args], env, out, check=False) != 0:
@@ -107,6 +115,14 @@ def resend_corrected(settings: Settings, period: str, provider_ids: list[str], r
             if report.provider_id in provider_ids:
                 target = settings.inbox_dir / report.provider_id / f"{report.provider_id}_{period}_corrected.parquet"
                 os.replace(report.path, target)
+
+
+def _hold_back(settings: Settings, report: Path) -> dict[Path, Path]:
+    """Move a generated report out of the inbox until the provider "sends" it: {held copy: inbox path}."""
+    held = settings.data_dir / "late" / report.parent.name / report.name
+    held.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(report, held)
+    return {held: report}
 
 
 def build_airflow_environment(settings: Settings, airflow_home: Path) -> dict[str, str]:

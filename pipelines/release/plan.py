@@ -24,6 +24,7 @@ from pipelines.core.periods import previous_period
 from pipelines.intake.ledger import COVERAGE_KEYS, count_coverage, read_period_status
 from pipelines.release.release_check import MANIFEST
 from pipelines.release.release_model import ReleaseInfo
+from pipelines.statistics.imputation import store_estimates
 from pipelines.statistics.marts import list_current_submissions
 
 
@@ -37,15 +38,17 @@ class Inputs:
     pipeline_version: str
     contract_version: str
     groups: str  # keyed hash of the month's providers' enterprise groups: a merger is a reason to re-protect
+    estimates: tuple[str, ...] = ()  # ids in mart.estimates: late providers estimated (imputation.py)
 
     def to_json(self) -> dict:
-        return {
+        listed = {
             "submissions": list(self.submissions),
             "previous_month_release": self.previous_month_release,
             "pipeline_version": self.pipeline_version,
             "contract_version": self.contract_version,
             "groups": self.groups,
         }
+        return listed | ({"estimates": list(self.estimates)} if self.estimates else {})  # manifests before kept
 
 
 def _release_inputs(
@@ -60,6 +63,7 @@ def _release_inputs(
         pipeline_version=pipelines.__version__,
         contract_version=load_contract().version,
         groups=hmac.new(disclosure_key(settings), json.dumps(memberships).encode(), hashlib.sha256).hexdigest(),
+        estimates=store_estimates(con, period),
     )
 
 
@@ -110,7 +114,7 @@ class ReleasePlan:
         inputs = data["inputs"]
         return cls(
             ReleaseInfo(**data["info"]),
-            Inputs(**{**inputs, "submissions": tuple(inputs["submissions"])}),
+            Inputs(**{**inputs, "submissions": tuple(inputs["submissions"]), "estimates": tuple(inputs["estimates"])}),
             {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,

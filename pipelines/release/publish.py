@@ -21,6 +21,7 @@ from pathlib import Path
 
 import duckdb
 import polars as pl
+import pyarrow as pa
 
 from pipelines.contract.reasons import write_json
 from pipelines.core.config import Settings, UsageError, disclosure_key
@@ -33,6 +34,7 @@ from pipelines.release.revisions import build_revision_analysis, build_revision_
 from pipelines.release.series import build_series
 from pipelines.release.tables import build_release_tables
 from pipelines.statistics.disclosure import DIMENSIONS, Published, Rules, protect_record
+from pipelines.statistics.imputation import measure_coverage, read_estimated_contributions
 from pipelines.statistics.marts import TABLES, build_marts, group_cells, read_month_contributions
 
 CERTIFICATE = ".disclosure_certificate.json"  # staged by the exports, folded into the manifest by finalize
@@ -55,9 +57,7 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     earlier = [
         Published(
             int(release.name[1:]),
-            group_cells(
-                con, read_month_contributions(con, period, tuple(read_manifest(release)["inputs"]["submissions"]))
-            ),
+            group_cells(con, _contributions_of(con, period, read_manifest(release)["inputs"])),
             _published_flags(release),
         )
         for release in list_published_versions(settings, period)
@@ -72,6 +72,20 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     record = {**certificate.to_json(), "rules_hash": rules.digest(disclosure_key(settings))}
     run_sql(con, "release/store_certificate", period=period, certificate=json.dumps(record, sort_keys=True))
     return dict(protected.group_by("conf_status").len().iter_rows())
+
+
+def _contributions_of(con: duckdb.DuckDBPyConnection, period: str, inputs: dict) -> pa.Table:
+    """An earlier release's contributions, recomputed from the submissions and estimates its manifest lists."""
+    return read_month_contributions(con, period, tuple(inputs["submissions"]), tuple(inputs.get("estimates", ())))
+
+
+def _cell_coverage(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, rules: Rules) -> pl.DataFrame | None:
+    """The cells the release's estimates enter, with their coverage ratio (imputation.py); None without any."""
+    if not plan.inputs.estimates:
+        return None
+    reported = read_month_contributions(con, plan.info.period, plan.inputs.submissions)
+    estimated = read_estimated_contributions(con, plan.inputs.estimates)
+    return measure_coverage(group_cells(con, reported), group_cells(con, estimated), rules)
 
 
 def _published_flags(release: Path) -> dict[tuple, str]:
@@ -92,7 +106,8 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     if cells.is_empty() or cells["conf_status"].null_count():
         raise RuntimeError(f"the cells of {info.period} are not all protected: run disclosure control first")
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
-    tables = build_release_tables(cells, info, plan.coverage, plan.previous_month, previous)
+    estimated = _cell_coverage(con, plan, Rules.from_settings(settings))
+    tables = build_release_tables(cells, info, plan.coverage, plan.previous_month, previous, estimated)
     tables["price_index"] = build_price_index(con, info, Rules.from_settings(settings))
     tables |= build_series(tables, info, plan.series_sources)
     analysis = build_revision_analysis(tables, info, plan.series_sources, plan.staging)

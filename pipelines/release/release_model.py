@@ -53,6 +53,11 @@ MEASURES = {
     ),
 }
 OBS_STATUS = {"A": "Normal value", "P": "Provisional value", "E": "Estimated value"}
+COVERAGE_RATIO_NOTE = (
+    "Share of the cell's total tokens that was reported (0 to 1), in a release that estimates a late provider "
+    "(OBS_STATUS E where an estimate enters the cell): 1 without an estimate; empty where the cell is withheld, "
+    "or where the reported or the estimated part alone would be confidential."
+)
 CONF_STATUS = {
     "F": "Free: published",
     "A": "Primary confidential: fewer contributing enterprise groups than the threshold",

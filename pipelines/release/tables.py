@@ -25,9 +25,15 @@ def build_release_tables(
     coverage: dict[str, int],
     previous_month: Path | None,
     previous_version: Path | None,
+    estimated: pl.DataFrame | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The published tables: derived measures, flags, suppressed values emptied, revisions from v2."""
-    obs_status = "P" if info.provisional else "A"
+    """The published tables: derived measures, flags, suppressed values emptied, revisions from v2. ``estimated``
+    lists the cells an estimate of a late provider enters (imputation.measure_coverage): those are flagged ``E``
+    and the tables gain ``coverage_ratio`` (1 for a cell without an estimate, empty where withheld)."""
+    status = pl.lit("P" if info.provisional else "A")
+    if estimated is not None:
+        cells = cells.join(estimated, on=list(DIMENSIONS), how="left")
+        status = pl.when(pl.col("estimated")).then(pl.lit("E")).otherwise(status)
     national = cells.filter(pl.col("use_type") == "final", *(pl.col(d) == TOTAL for d in DIMENSIONS[1:]))
     # A share is published only beside a published base: shares of a withheld total would give the total away.
     national_final_use = national["total_tokens"][0] if national.height and national["conf_status"][0] == "F" else None
@@ -39,7 +45,8 @@ def build_release_tables(
             pl.lit(info.period).alias("reference_period"),
             *DIMENSIONS,
             *(pl.when(free).then(pl.col(m)).otherwise(None).alias(m) for m in CELL_MEASURES),
-            pl.lit(obs_status).alias("obs_status"),
+            *_coverage_ratio(estimated is not None, free),
+            status.alias("obs_status"),
             "conf_status",
         ).sort(DIMENSIONS)
     tables["coverage"] = pl.DataFrame([{"reference_period": info.period, **coverage}]).cast(
@@ -48,6 +55,14 @@ def build_release_tables(
     if previous_version is not None:
         tables["revisions"] = _revisions(tables, previous_version, info)
     return tables
+
+
+def _coverage_ratio(estimates: bool, free: pl.Expr) -> list[pl.Expr]:
+    """The share of the cell that was reported, beside a free cell, in a release that estimates someone."""
+    if not estimates:
+        return []
+    ratio = pl.when(pl.col("estimated")).then(pl.col("coverage_ratio")).otherwise(1.0)
+    return [pl.when(free).then(ratio).cast(pl.Float64).alias("coverage_ratio")]
 
 
 def _with_derived_measures(rows: pl.DataFrame, total: int | None, previous: pl.DataFrame | None) -> pl.DataFrame:

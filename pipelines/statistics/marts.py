@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from pipelines.core.database import run_sql
 from pipelines.statistics.disclosure import DIMENSIONS, TOTAL
+from pipelines.statistics.imputation import read_estimated_contributions, store_estimates
 
 MEASURES = (
     "total_tokens",
@@ -103,9 +104,15 @@ def list_current_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tup
     return tuple(row[0] for row in run_sql(con, "statistics/current_submissions", period=period).fetchall())
 
 
-def read_month_contributions(con: duckdb.DuckDBPyConnection, period: str, submissions: tuple[str, ...]) -> pa.Table:
-    """The month's usage in these submissions per finest cell and enterprise group (contributions.sql)."""
-    return run_sql(con, "statistics/contributions", period=period, submissions=list(submissions)).to_arrow_table()
+def read_month_contributions(
+    con: duckdb.DuckDBPyConnection, period: str, submissions: tuple[str, ...], estimates: tuple[str, ...] = ()
+) -> pa.Table:
+    """The month's usage in these submissions per finest cell and enterprise group (contributions.sql), and these
+    estimates of late providers as their groups' contributions (imputation.py)."""
+    reported = run_sql(con, "statistics/contributions", period=period, submissions=list(submissions)).to_arrow_table()
+    if not estimates:
+        return reported
+    return pa.concat_tables([reported, read_estimated_contributions(con, estimates).cast(reported.schema)])
 
 
 def group_cells(con: duckdb.DuckDBPyConnection, contributions: pa.Table) -> pl.DataFrame:
@@ -122,9 +129,11 @@ def group_cells(con: duckdb.DuckDBPyConnection, contributions: pa.Table) -> pl.D
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
-    """Every cell of the month's current data (measures and contributor count); also kept in ``mart.cells``."""
+    """Every cell of the month's current data (measures and contributor count), late providers estimated; also
+    kept in ``mart.cells``."""
     con.execute("create schema if not exists mart")
-    contributions = read_month_contributions(con, period, list_current_submissions(con, period))
+    submissions, estimates = list_current_submissions(con, period), store_estimates(con, period)
+    contributions = read_month_contributions(con, period, submissions, estimates)
     cell_groups = group_cells(con, contributions)
     con.register("cell_groups", cell_groups)
     try:

@@ -17,6 +17,7 @@ from pipelines.cli.commands import main
 from pipelines.contract.registry import read_registry
 from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
+from tests.imputation_oracle import estimated_rows
 from tests.oracle import read_reports
 from tests.price_index_oracle import index_items, true_series
 
@@ -94,10 +95,18 @@ def _independent(rows: pl.DataFrame) -> dict[str, pl.DataFrame]:
     ],
 )
 def test_free_cells_equal_an_independent_recomputation_to_the_token(published, name, key):
-    expected = _independent(_accepted_rows(published, PERIOD))[name]
+    """The corrupt report is refused, so its provider is late: estimated (tests/imputation_oracle.py), flagged E."""
+    late = estimated_rows(published, published / "published" / PERIOD / "v1", "2026-09")
+    expected = _independent(pl.concat([_accepted_rows(published, PERIOD), late], how="diagonal_relaxed"))[name]
+    reported_only = _independent(_accepted_rows(published, PERIOD))[name]
     table = _table(published, name)
     free = table.filter(pl.col("conf_status") == "F")
     assert free.height >= 1
+    estimated = free.filter(pl.col("obs_status") == "E")
+    assert (name != "national") or estimated.height == 1, "the national total holds the estimate"
+    # A cell without the estimate equals the reports alone; a cell with it does not.
+    unchanged = free.join(reported_only, on=key, how="left", suffix="_reported")
+    assert ((unchanged["total_tokens"] == unchanged["total_tokens_reported"]) == (unchanged["obs_status"] != "E")).all()
     joined = free.join(expected, on=key, how="left", suffix="_expected")
     for measure in ("total_tokens", "input_tokens", "cached_input_tokens", "output_tokens", "requests"):
         assert (joined[measure] == joined[f"{measure}_expected"]).all(), (name, measure)
@@ -149,7 +158,8 @@ def test_each_release_is_complete_safe_and_provisional(published):
         ):
             assert {f"{table}.csv", f"{table}.parquet"} <= names
         assert (release / "sdmx" / "data.csv").exists() and (release / "bulletin.html").exists()
-        assert set(_table(published, "national")["obs_status"]) == {"P"}
+        national = pl.read_parquet(release / "tables" / "national.parquet")
+        assert set(national["obs_status"]) == {"P" if period == "2026-09" else "E"}  # October: one estimate
         assert_release_is_safe(published, release)
     october = json.loads((published / "published" / PERIOD / "v1" / "manifest.json").read_text())
     assert october["inputs"]["previous_month_release"] == "2026-09/v1"
@@ -234,6 +244,6 @@ def test_a_correction_writes_v2_with_a_revisions_table(published, monkeypatch):
     # at most 300,000 tokens: reseller rows among the 300 corrected are intermediate use, not in final use
     assert 0 < row["difference"] == row["value"] - row["previous_value"] <= 300_000
     assert row["conf_status"] == "F", "three groups' change, none dominant: the revision is published"
-    assert set(_table(published, "national", version=2)["obs_status"]) == {"A"}
+    assert set(_table(published, "national", version=2)["obs_status"]) == {"E"}, "the refused provider: still late"
     assert (published / "published" / PERIOD / "v1" / "manifest.json").exists(), "v1 stays, unchanged"
     assert_release_is_safe(published, release)

@@ -22,6 +22,7 @@ from pipelines.release.price_index import VALUES as INDEX_VALUES
 from pipelines.release.release_model import (
     AGENCY,
     CONF_STATUS,
+    COVERAGE_RATIO_NOTE,
     DIMENSIONS,
     MEASURES,
     OBS_STATUS,
@@ -192,6 +193,7 @@ def _write_notes(
         "",
         ("OBS_STATUS (column obs_status)",),
         *OBS_STATUS.items(),
+        *([("coverage_ratio", COVERAGE_RATIO_NOTE)] if _has_coverage_ratio(tables) else []),
         "",
         ("CONF_STATUS (column conf_status)",),
         *CONF_STATUS.items(),
@@ -226,3 +228,8 @@ def _write_notes(
         elif isinstance(item, tuple):
             sheet.write_string(row, 0, item[0], formats["label"])
             sheet.write_row(row, 1, item[1:], formats["wrap"])
+
+
+def _has_coverage_ratio(tables: dict[str, pl.DataFrame]) -> bool:
+    """A release that estimates a late provider: its tables carry ``coverage_ratio`` (imputation)."""
+    return any("coverage_ratio" in table.columns for table in tables.values())

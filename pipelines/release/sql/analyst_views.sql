@@ -47,6 +47,22 @@ select * from mart.cells;
 comment on view analyst.cells is
     'Every cell of every month last published, unsuppressed, with contributor counts and disclosure flag (internal).';
 
+create or replace view analyst.estimates as
+select
+    e.reference_period,
+    e.provider_id,
+    p.name as provider_name,
+    p.enterprise_group,
+    e.base_period,
+    e.growth,
+    e.estimate_id,
+    e.* exclude (reference_period, provider_id, base_period, growth, estimate_id, base_submission_id),
+    e.base_submission_id
+from mart.estimates as e
+left join ref.providers as p using (provider_id);
+comment on view analyst.estimates is
+    'Estimates of late providers (imputation), never mixed into analyst.usage: per month, provider and finest cell, its base month scaled by the trend (growth); a release''s manifest lists the estimate_id values it used (inputs.estimates), its cells flag them E (internal).';
+
 create or replace view analyst.by_region as
 select * from mart.cells
 where use_type = 'final' and compute_region_code = '_T' and modality = '_T' and sector_code = '_T';
