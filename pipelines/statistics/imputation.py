@@ -24,7 +24,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.core.database import fetch_first_row, run_sql
-from pipelines.statistics.disclosure import DIMENSIONS, FREE, Rules, apply_primary_rules, compute_rule_figures
+from pipelines.statistics.disclosure import DIMENSIONS, FREE, TOTAL, Rules, apply_primary_rules, compute_rule_figures
 
 WINDOW_MONTHS = 3  # a provider silent for longer has left the market or needs a decision, not an estimate
 
@@ -85,8 +85,11 @@ def measure_coverage(reported_groups: pl.DataFrame, estimated_groups: pl.DataFra
 
     With the cell's total, the ratio publishes its reported and its estimated part: each is a cell of its own
     (the late groups' estimate; the reporting groups' figures), so the ratio is given only where both parts pass
-    the primary rules; elsewhere it is empty and the flag ``E`` alone says that an estimate entered. Cells without
-    an estimate are not listed (their ratio is 1)."""
+    the primary rules, and only for national cells: ratios of a total and its parts would publish a second
+    table (reported parts) whose sums could narrow a withheld cell, which the audit does not cover. One national
+    split per use type leaves every table the audit protected consistent with any value it allows. Elsewhere
+    the ratio is empty and the flag ``E`` alone says that an estimate entered. Cells without an estimate are not
+    listed (their ratio is 1)."""
     parts = {}
     for name, groups in (("reported", reported_groups), ("estimated", estimated_groups)):
         figures = compute_rule_figures(groups)
@@ -101,6 +104,7 @@ def measure_coverage(reported_groups: pl.DataFrame, estimated_groups: pl.DataFra
     total = pl.col("estimated_tokens") + pl.col("reported_tokens").fill_null(0)
     ratio = (pl.col("reported_tokens").fill_null(0) / total).round(4)
     safe = pl.col("estimated_safe") & pl.col("reported_safe").fill_null(True)  # nothing reported: the total
+    safe &= pl.all_horizontal(pl.col(d) == TOTAL for d in DIMENSIONS if d != "use_type")
     return cells.select(
         *DIMENSIONS,
         pl.lit(True).alias("estimated"),
