@@ -100,11 +100,21 @@ def price_index_failures(release: Path, items: pl.DataFrame, rules: Rules, texts
     period = cells["reference_period"][0]
     problems = []
     estimated = set()
-    for row in pl.read_parquet(path).sort("month").iter_rows(named=True):
+    index = pl.read_parquet(path)
+    first_month = dict(index.group_by("modality").agg(pl.col("month").min()).iter_rows())
+    series = pl.read_parquet(release / "tables" / "series_by_modality.parquet")
+    published_free = {
+        (r["reference_period"], r["modality"])
+        for r in series.filter(pl.col("use_type") == "final", pl.col("conf_status") == "F").iter_rows(named=True)
+    }
+    for row in index.sort("month").iter_rows(named=True):
         key = (row["month"], row["modality"])
         true = truth[key]
         if row["month"] == period and row["unit_value_index"] is not None and row["modality"] not in free_cells:
             problems.append(f"{key}: a unit value beside a withheld cell gives its price away")
+        base = (first_month[row["modality"]], row["modality"])
+        if row["unit_value_index"] is not None and not {key, base} <= published_free:
+            problems.append(f"{key}: a unit value index where its month's or its base's cell is not published free")
         if row["obs_status"] == "E":
             estimated.add(row["modality"])
         if row["conf_status"] != "F":

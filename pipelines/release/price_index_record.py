@@ -80,10 +80,18 @@ def build_price_index(
     cells; protected together with every ``published`` index."""
     aggregates = elementary_aggregates(con, submissions)
     table = price_index_table(aggregates, info.period, "P" if info.provisional else "A", rules)
-    # A unit value is a published cell's price against the first month's: only beside a free cell (as a price).
+    # A unit value index is a published cell's price over the first month's: only where both cells are free (a
+    # price is published only beside a free cell; with either withheld, the index would give its price away).
     cells = run_sql(con, "release/unit_value_cells", period=info.period).pl()
-    unit_value = pl.when((pl.col("cell_status") == FREE) & (pl.col("conf_status") == FREE)).then("unit_value_index")
-    table = table.join(cells, on=list(CELL), how="left").with_columns(unit_value).select(table.columns)
+    base = cells.rename({"month": "first_month", "cell_status": "base_status"})
+    free = (pl.col("cell_status") == FREE) & (pl.col("base_status") == FREE) & (pl.col("conf_status") == FREE)
+    table = (
+        table.with_columns(first_month=pl.col("month").min().over("modality"))
+        .join(cells, on=list(CELL), how="left")
+        .join(base, on=["first_month", "modality"], how="left")
+        .with_columns(pl.when(free).then("unit_value_index").alias("unit_value_index"))
+        .select(table.columns)
+    )
     revised = revised_in_confidence(table, aggregates, published, partial(elementary_aggregates, con), rules)
     return withhold_cells(table, revised)
 
