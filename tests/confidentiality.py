@@ -38,7 +38,7 @@ from pipelines.contract.contract import read_code_list
 from pipelines.contract.registry import read_registry
 from pipelines.core.config import Settings
 from pipelines.statistics.disclosure import Rules
-from tests.price_index_oracle import index_items, index_record_failures, price_index_failures
+from tests.price_index_oracle import index_items, index_record_failures, index_rows, price_index_failures
 from tests.record_attacker import Attacker, Version
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
@@ -318,16 +318,3 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
 
 def _groups(data_dir: Path) -> dict[str, str]:
     return {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
-
-
-def index_rows(data_dir: Path, release: Path) -> pl.DataFrame:
-    """The report rows behind a release's price index: its month's submissions (the manifest's) and the
-    accepted reports of every earlier month."""
-    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
-    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
-        return con.sql(
-            "select report_period, provider_id, model_id, modality, customer_type, input_tokens, output_tokens, "
-            "settlement_amount from core.usage where list_contains($ids, submission_id) or (report_period < $period "
-            "and submission_id in (select submission_id from core.submissions where status = 'accepted'))",
-            params={"ids": manifest["inputs"]["submissions"], "period": manifest["reference_period"]},
-        ).pl()

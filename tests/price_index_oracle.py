@@ -143,17 +143,10 @@ def index_record_failures(data_dir: Path, rules: Rules) -> list[str]:
     if not differences:
         return []
     groups = {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
-    items: dict[str, pl.DataFrame] = {}
-    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
-        for release in {d.first for d in differences} | {d.second for d in differences}:
-            inputs = json.loads((published / release / "manifest.json").read_text(encoding="utf-8"))["inputs"]
-            ids = [*inputs["submissions"], *inputs["earlier_submissions"]]
-            rows = con.sql(
-                "select report_period, provider_id, model_id, modality, customer_type, input_tokens, output_tokens, "
-                "settlement_amount from core.usage where list_contains($ids, submission_id)",
-                params={"ids": ids},
-            ).pl()
-            items[release] = index_items(rows, groups)
+    items = {
+        release: index_items(index_rows(data_dir, published / release), groups)
+        for release in {d.first for d in differences} | {d.second for d in differences}
+    }
     problems = []
     for d in differences:
         estimated = any(
@@ -191,3 +184,15 @@ def _change_by_group(
         change[group][0] += abs((r["amount_2"] or 0.0) - (r["amount"] or 0.0))
         change[group][1] += abs((r["tokens_2"] or 0.0) - (r["tokens"] or 0.0))
     return dict(change)
+
+
+def index_rows(data_dir: Path, release: Path) -> pl.DataFrame:
+    """The report rows behind a release's price index: the submissions its manifest lists (its month's and every
+    earlier month's, as they stood when it was published)."""
+    inputs = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["inputs"]
+    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
+        return con.sql(
+            "select report_period, provider_id, model_id, modality, customer_type, input_tokens, output_tokens, "
+            "settlement_amount from core.usage where list_contains($ids, submission_id)",
+            params={"ids": [*inputs["submissions"], *inputs["earlier_submissions"]]},
+        ).pl()
