@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.cli.commands import main
 from pipelines.contract.registry import read_registry
-from pipelines.synthetic.generate import generate_month
+from tests.cli_process import publish_generated_months, resend_report
 from tests.confidentiality import assert_release_is_safe
 from tests.index_attacker import published_differences, read_publications
 from tests.price_index_oracle import index_items, index_rows, true_series
@@ -31,22 +31,19 @@ def corrected(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("index") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOKENSTATS_DATA_DIR", str(data))
-        for month in MONTHS:
-            reports = generate_month(data, month, rows=8_000, providers=10, seed=5)
-        assert main(["ingest"]) == 0
-        assert main(["publish", *(arg for month in MONTHS for arg in ("--period", month))]) == 0
-        provider = reports[0].provider_id  # the largest provider
-        archived = next((data / "archive" / provider / MONTHS[0]).rglob("*.parquet"))
-        report = pl.read_parquet(archived)
-        amount = report.schema["settlement_amount"]
-        corrected = (pl.col("settlement_amount").cast(pl.Float64) * 1.08).round(4).cast(amount)
-        report.with_columns(corrected).write_parquet(data / "inbox" / provider / "rate.parquet")
+        reports = publish_generated_months(data, MONTHS, rows=8_000, providers=10, seed=5)
+        resend_report(data, reports[MONTHS[0]][0].provider_id, MONTHS[0], _billed_at_the_right_rate)
         assert main(["ingest"]) == 0
         output = io.StringIO()
         with contextlib.redirect_stdout(output):
             assert main(["publish", "--period", MONTHS[0]]) == 0
         (data / "publish.out").write_text(output.getvalue())
     return data
+
+
+def _billed_at_the_right_rate(report: pl.DataFrame) -> pl.DataFrame:
+    amount = pl.col("settlement_amount")
+    return report.with_columns((amount.cast(pl.Float64) * 1.08).round(4).cast(report.schema["settlement_amount"]))
 
 
 def _releases(data: Path) -> list[Path]:

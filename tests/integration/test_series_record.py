@@ -16,7 +16,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.core.config import Settings
 from pipelines.release.snapshot import query_snapshot
-from pipelines.synthetic.generate import generate_month
+from tests.cli_process import publish_generated_months
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe, series_not_as_published
 
 pytestmark = pytest.mark.integration
@@ -29,10 +29,7 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("record") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOKENSTATS_DATA_DIR", str(data))
-        for month in MONTHS:
-            generate_month(data, month, rows=6_000, providers=12, seed=7)
-        assert main(["ingest"]) == 0
-        assert main(["publish", *(arg for month in MONTHS for arg in ("--period", month))]) == 0
+        publish_generated_months(data, MONTHS, rows=6_000, providers=12, seed=7)
         _correct(data, MONTHS[0])
         assert main(["ingest"]) == 0
         output = io.StringIO()
