@@ -106,6 +106,7 @@ def revised_in_confidence(
     """The free cells of ``table`` (computed from ``aggregates``) whose values differ from a free earlier
     publication by a change that fails the primary rules (``aggregates_of`` gives a publication's aggregates)."""
     withheld: set[tuple[str, str]] = set()
+    bridged = set(table.filter(pl.col("obs_status") == ESTIMATED).select(CELL).iter_rows())
     for publication in published:
         differing = differing_cells(table, publication.table)
         if not differing:
@@ -114,7 +115,6 @@ def revised_in_confidence(
             withheld |= differing
             continue
         changes = _changes_by_item(aggregates, aggregates_of(publication.submissions))
-        bridged = set(table.filter(pl.col("obs_status") == ESTIMATED).select(CELL).iter_rows())
         contributions = {cell: _change_of_cell(changes, cell, cell in bridged) for cell in differing}
         flags = cell_status(contributions, rules)
         withheld |= {cell for cell in differing if flags.get(cell, FREE) != FREE}
