@@ -8,11 +8,11 @@ correction. As in the main tables (``disclosure``: the change is a cell), the ch
 earlier free publication is a cell of its own. Its contributors are the enterprise groups whose items changed in any
 month the cell rests on: every month up to its own (the level is chained, the GEKS window and the unit value's base
 lie before it), within its modality, or in every modality for ``_T`` and for a level bridged by the ``_T`` link
-(``E``); each contributes its absolute change of settlement and of tokens, summed over its items, under the primary
-rules of every cell. A free cell whose values differ from a free earlier publication and whose change fails the
-rules is withheld (``D``), with the change on the next month (it would give the level away). A release that does
-not record its submissions (before ``inputs.earlier_submissions``) gives no contributors: any difference from it is
-withheld.
+(``E`` in either publication); each contributes its absolute change of settlement and of tokens, summed over its
+items, under the primary rules of every cell. A free cell whose values differ from a free earlier publication and
+whose change fails the rules is withheld (``D``), with the change on the next month (it would give the level away).
+A release that does not record its submissions (before ``inputs.earlier_submissions``) gives no contributors: any
+difference from it is withheld.
 
 Nothing else is carried forward: the index has no sum relations an attacker could combine with a withheld value, a
 value never published has no difference, and a value published again unchanged discloses nothing new.
@@ -106,7 +106,7 @@ def revised_in_confidence(
     """The free cells of ``table`` (computed from ``aggregates``) whose values differ from a free earlier
     publication by a change that fails the primary rules (``aggregates_of`` gives a publication's aggregates)."""
     withheld: set[tuple[str, str]] = set()
-    bridged = set(table.filter(pl.col("obs_status") == ESTIMATED).select(CELL).iter_rows())
+    bridged = _estimated(table)
     for publication in published:
         differing = differing_cells(table, publication.table)
         if not differing:
@@ -115,10 +115,15 @@ def revised_in_confidence(
             withheld |= differing
             continue
         changes = _changes_by_item(aggregates, aggregates_of(publication.submissions))
-        contributions = {cell: _change_of_cell(changes, cell, cell in bridged) for cell in differing}
+        either = bridged | _estimated(publication.table)  # bridged in either: every modality's items count
+        contributions = {cell: _change_of_cell(changes, cell, cell in either) for cell in differing}
         flags = cell_status(contributions, rules)
         withheld |= {cell for cell in differing if flags.get(cell, FREE) != FREE}
     return withheld
+
+
+def _estimated(table: pl.DataFrame) -> set[tuple[str, str]]:
+    return set(table.filter(pl.col("obs_status") == ESTIMATED).select(CELL).iter_rows())
 
 
 def differing_cells(table: pl.DataFrame, earlier: pl.DataFrame) -> set[tuple[str, str]]:
