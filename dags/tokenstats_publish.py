@@ -11,7 +11,9 @@ version even when the inputs are unchanged.
 
 **Stages**, each over the run's months, oldest first (a month's change on the previous month is measured
 against the previous month's new release when both are in the run): coverage (who reported; which months
-need a release? if a month's inputs are those of its latest release, nothing more runs for it), marts,
+need a release? if a month's inputs are those of its latest release, nothing more runs for it; every later
+published month a revised month changes, through its change on the month, series and chained price index, is
+added to the run and logged as carried along), marts,
 disclosure control, exports (CSV, Parquet, XLSX, SDMX); then, one mapped task per release labelled by it
 ("2026-10 v1"), bulletin and finalize (manifest, then an atomic rename: a release is never visible
 half-written); then the analyst snapshot. Tasks that touch the warehouse share
@@ -86,7 +88,8 @@ def tokenstats_publish():
         if not plans:
             raise AirflowSkipException(f"{', '.join(months)}: inputs unchanged since the latest releases")
         for plan in plans:
-            print(f"{plan.info.period}: v{plan.info.version} ({plan.info.status}); coverage {plan.coverage}")
+            carried = "" if plan.info.period in months else "; carried along: it rests on the revised months"
+            print(f"{plan.info.period}: v{plan.info.version} ({plan.info.status}); coverage {plan.coverage}{carried}")
         return [plan.to_json() for plan in plans]
 
     @task(pool=WAREHOUSE_POOL, queue=WAREHOUSE_QUEUE)

@@ -122,3 +122,25 @@ def file_tree(data_dir: Path, folders: tuple[str, ...]) -> dict[str, object]:
             else:
                 out[key] = hashlib.sha256(path.read_bytes()).hexdigest()
     return out
+
+
+def publish_generated_months(data_dir: Path, months: tuple[str, ...], **generate: object) -> dict[str, list]:
+    """Generated reports of each month (``generate_month``'s arguments), ingested and published through the CLI in
+    this process (the caller sets ``TOKENSTATS_DATA_DIR``); the reports by month."""
+    from pipelines.cli.commands import main
+    from pipelines.synthetic.generate import generate_month
+
+    reports = {month: generate_month(data_dir, month, **generate) for month in months}
+    assert main(["ingest"]) == 0
+    assert main(["publish", *(arg for month in months for arg in ("--period", month))]) == 0
+    return reports
+
+
+def resend_report(data_dir: Path, provider: str, month: str, change: object, name: str = "resent.parquet") -> Path:
+    """The provider's archived report of the month, changed by ``change`` (a Polars frame to frame), into its inbox."""
+    import polars as pl
+
+    archived = next((data_dir / "archive" / provider / month).rglob("*.parquet"))
+    target = data_dir / "inbox" / provider / name
+    change(pl.read_parquet(archived)).write_parquet(target)
+    return target

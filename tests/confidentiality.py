@@ -13,7 +13,10 @@ SDMX-CSV and its structure, the HTML bulletin, the manifest) and checks, indepen
    byte, flags included: a value suppressed there is empty in the series, and no stale version is used;
 5. an independent attacker (``tests/record_attacker.py``: scipy's LP over the finest cells, from the published
    free values) cannot narrow the largest confidential cells, nor cells withheld to protect them, below their
-   protection level, on tokens and on money.
+   protection level, on tokens and on money;
+6. the price index: free cells against a numpy recomputation and the primary rules, and every difference the index
+   attacker (``tests/index_attacker.py``) takes between two releases of the whole published folder is the change
+   of enough groups, none dominant (``tests/price_index_oracle.py``).
 
 Call it after any publish: ``assert_release_is_safe(data_dir, data_dir / "published" / "2026-10" / "v1")``.
 """
@@ -35,7 +38,7 @@ from pipelines.contract.contract import read_code_list
 from pipelines.contract.registry import read_registry
 from pipelines.core.config import Settings
 from pipelines.statistics.disclosure import Rules
-from tests.price_index_oracle import index_items, price_index_failures
+from tests.price_index_oracle import index_items, index_record_failures, index_rows, price_index_failures
 from tests.record_attacker import Attacker, Version
 
 DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
@@ -62,6 +65,7 @@ def assert_release_is_safe(data_dir: Path, release: Path, settings: Settings | N
     problems += audit_failures(truth, atoms, rules)
     items = index_items(index_rows(data_dir, release), _groups(data_dir))
     problems += price_index_failures(release, items, rules, texts)
+    problems += index_record_failures(data_dir, rules)
     assert not problems, "\n".join(problems[:40])
     return {"files": len(texts), "cells": truth.height, "suppressed": truth.filter(pl.col("conf_status") != "F").height}
 
@@ -330,16 +334,3 @@ def true_cells(data_dir: Path, release: Path, cells: pl.DataFrame) -> tuple[pl.D
 
 def _groups(data_dir: Path) -> dict[str, str]:
     return {p.provider_id: p.enterprise_group for p in read_registry(data_dir / "registry" / "providers.csv")}
-
-
-def index_rows(data_dir: Path, release: Path) -> pl.DataFrame:
-    """The report rows behind a release's price index: its month's submissions (the manifest's) and the
-    accepted reports of every earlier month."""
-    manifest = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
-    with duckdb.connect(str(data_dir / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
-        return con.sql(
-            "select report_period, provider_id, model_id, modality, customer_type, input_tokens, output_tokens, "
-            "settlement_amount from core.usage where list_contains($ids, submission_id) or (report_period < $period "
-            "and submission_id in (select submission_id from core.submissions where status = 'accepted'))",
-            params={"ids": manifest["inputs"]["submissions"], "period": manifest["reference_period"]},
-        ).pl()

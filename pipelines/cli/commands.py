@@ -112,6 +112,8 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
         snapshot = refresh_snapshot(con, settings)
     for release in releases:
         print(f"published {release}")
+        if release.parent.name not in args.period:
+            print("  revised with the months before it: its change on the month, series and price index rest on them")
         print(f"  bulletin  {release / 'bulletin.html'}")
     for period in sorted(set(args.period) - {r.parent.name for r in releases}):
         print(f"{period}: inputs unchanged since the latest release; nothing new published")
@@ -186,7 +188,11 @@ def _build_parser() -> argparse.ArgumentParser:
     status.add_argument("--period", type=_period, required=True, help="reference month, YYYY-MM")
     status.set_defaults(handler=_cmd_status)
 
-    publish = commands.add_parser("publish", help="write the month's release (a new version when inputs changed)")
+    publish = commands.add_parser(
+        "publish",
+        help="write the month's release (a new version when inputs changed), and a new version of every later "
+        "published month whose inputs it changed",
+    )
     publish.add_argument(
         "--period",
         type=_period,

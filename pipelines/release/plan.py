@@ -22,6 +22,7 @@ from pipelines.core.config import Settings, UsageError, disclosure_key
 from pipelines.core.database import run_sql
 from pipelines.core.periods import previous_period
 from pipelines.intake.ledger import COVERAGE_KEYS, count_coverage, read_period_status
+from pipelines.release.price_index import list_index_submissions
 from pipelines.release.release_check import MANIFEST
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.statistics.imputation import store_estimates
@@ -39,10 +40,14 @@ class Inputs:
     contract_version: str
     groups: str  # keyed hash of the month's providers' enterprise groups: a merger is a reason to re-protect
     estimates: tuple[str, ...] = ()  # ids in mart.estimates: late providers estimated (imputation.py)
+    # accepted, current submission ids of every earlier month: the price index's history (chained), so a correction
+    # of an earlier month changes the inputs of every later month's release
+    earlier_submissions: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
         listed = {
             "submissions": list(self.submissions),
+            "earlier_submissions": list(self.earlier_submissions),
             "previous_month_release": self.previous_month_release,
             "pipeline_version": self.pipeline_version,
             "contract_version": self.contract_version,
@@ -64,6 +69,7 @@ def _release_inputs(
         contract_version=load_contract().version,
         groups=hmac.new(disclosure_key(settings), json.dumps(memberships).encode(), hashlib.sha256).hexdigest(),
         estimates=store_estimates(con, period),
+        earlier_submissions=list_index_submissions(con, previous_period(period)),
     )
 
 
@@ -78,6 +84,12 @@ def list_published_versions(settings: Settings, period: str) -> list[Path]:
     folder = settings.published_dir / period
     versions = [p for p in folder.glob("v*") if p.name[1:].isdigit() and (p / MANIFEST).exists()]
     return sorted(versions, key=lambda p: int(p.name[1:]))
+
+
+def list_later_published_months(settings: Settings, period: str) -> list[str]:
+    """Every month after ``period`` with a published release: the months a revision of ``period`` reaches."""
+    months = (p.name for p in settings.published_dir.glob("????-??") if p.is_dir() and p.name > period)
+    return sorted(month for month in months if find_latest_release(settings, month) is not None)
 
 
 def find_series_sources(settings: Settings, period: str, staged: dict[str, Path]) -> tuple[Path, ...]:
@@ -114,7 +126,12 @@ class ReleasePlan:
         inputs = data["inputs"]
         return cls(
             ReleaseInfo(**data["info"]),
-            Inputs(**{**inputs, "submissions": tuple(inputs["submissions"]), "estimates": tuple(inputs["estimates"])}),
+            Inputs(
+                **{
+                    **inputs,
+                    **{key: tuple(inputs[key]) for key in ("submissions", "estimates", "earlier_submissions")},
+                }
+            ),
             {key: data["coverage"][key] for key in COVERAGE_KEYS},  # XCom in PostgreSQL (jsonb) reorders keys
             Path(data["staging"]),
             Path(data["previous_month"]) if data["previous_month"] else None,
@@ -129,10 +146,13 @@ def plan_releases(
 
     A month's change on the previous month is measured against the previous month's release: the one
     planned in the same run if there is one (so later stages must run month after month, oldest first),
-    else its latest. A new release of a month therefore revises the next month's too."""
+    else its latest. A new release of a month therefore revises every later month's too (their change on the
+    month, series and chained price index rest on it): each later month already published is planned after it
+    when its inputs changed (``force`` applies to the months asked for only)."""
     load_reference_tables(con, settings)  # groups as the registry stands now: re-read and validated
     plans: list[ReleasePlan] = []
-    for period in sorted(set(periods)):
+    asked = set(periods)
+    for period in sorted(asked | set(list_later_published_months(settings, min(asked, default="")))):
         earlier = next((p for p in plans if p.info.period == previous_period(period)), None)
         if earlier is not None:
             base_id, base = f"{earlier.info.period}/v{earlier.info.version}", earlier.staging
@@ -143,7 +163,8 @@ def plan_releases(
         if not inputs.submissions:
             raise UsageError(f"no accepted reports for {period}: nothing to publish")
         latest = find_latest_release(settings, period)
-        if latest is not None and not force and read_manifest(latest)["inputs"] == inputs.to_json():
+        forced = force and period in asked
+        if latest is not None and not forced and read_manifest(latest)["inputs"] == inputs.to_json():
             continue
         version = 1 if latest is None else int(latest.name[1:]) + 1
         info = ReleaseInfo(

@@ -19,7 +19,8 @@ rules of every cell); the month's unit value likewise over all its items. A row 
 (``A`` or ``O``, every value and count empty, and the change on the next month too). So that the withheld link
 cannot be read from later levels, the chain continues with the all-modality link in its place (or no change, for
 ``_T``), and the later levels are flagged ``E``. A unit value is a published cell's price (final use of the
-modality) against the first month's: it appears only where that cell is free (``build_price_index``).
+modality) against the first month's: it appears only where that cell is free. Across the published record (every
+version of every month carries the index to date): ``price_index_record``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,14 @@ import numpy as np
 import polars as pl
 
 from pipelines.core.database import run_sql
-from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.disclosure import FREE, GROUP, TOTAL, Rules, apply_primary_rules, compute_rule_figures
+from pipelines.statistics.disclosure import (
+    FREE,
+    GROUP,
+    TOTAL,
+    Rules,
+    apply_primary_rules,
+    compute_rule_figures,
+)
 
 ITEM = ("provider_id", "model_id", "modality")
 CELL = ("month", "modality")
@@ -41,34 +48,21 @@ ESTIMATED = "E"
 VALUES = ("price_index", "change_on_previous_month_pct", "geks_index", "unit_value_index", "matched_items")
 
 
-def elementary_aggregates(con: duckdb.DuckDBPyConnection, period: str) -> pl.DataFrame:
-    """Every item's settlement and tokens of every month up to ``period``, from the current accepted reports."""
-    rows = run_sql(con, "release/elementary_aggregates", period=period).pl()
+def list_index_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tuple[str, ...]:
+    """The accepted, current submission ids of every month up to ``period``, sorted: what its price index uses."""
+    return tuple(row[0] for row in run_sql(con, "release/index_submissions", period=period).fetchall())
+
+
+def elementary_aggregates(con: duckdb.DuckDBPyConnection, submissions: tuple[str, ...]) -> pl.DataFrame:
+    """Every item's settlement and tokens of every month in these submissions (a release's: its own month's and
+    every earlier month's accepted reports, ``list_index_submissions``)."""
+    rows = run_sql(con, "release/elementary_aggregates", submissions=list(submissions)).pl()
     return rows.select(
         pl.col("report_period").alias("month"),
         *ITEM,
         GROUP,
         amount=pl.col("settlement_amount").cast(pl.Float64),
         tokens=pl.col("total_tokens").cast(pl.Float64),
-    )
-
-
-def build_price_index(con: duckdb.DuckDBPyConnection, info: ReleaseInfo, rules: Rules) -> pl.DataFrame:
-    """The release's ``price_index`` table: every month up to the release's, per modality and ``_T``; values
-    provisional (``P``) in a first release, like its cells."""
-    aggregates = elementary_aggregates(con, info.period)
-    table = price_index_table(aggregates, info.period, "P" if info.provisional else "A", rules)
-    # A unit value is a published cell's price against the first month's: only beside a free cell (as a price).
-    cells = run_sql(con, "release/unit_value_cells", period=info.period).pl()
-    free_cell = pl.col("cell_status") == FREE
-    return (
-        table.join(cells, on=list(CELL), how="left")
-        .with_columns(
-            pl.when(free_cell & (pl.col("conf_status") == FREE))
-            .then(pl.col("unit_value_index"))
-            .alias("unit_value_index")
-        )
-        .select(table.columns)
     )
 
 

@@ -28,7 +28,7 @@ from pipelines.core.config import Settings, UsageError, disclosure_key
 from pipelines.core.database import run_sql
 from pipelines.core.failpoints import crash_point
 from pipelines.release.plan import ReleasePlan, list_published_versions, plan_releases, read_manifest
-from pipelines.release.price_index import build_price_index
+from pipelines.release.price_index_record import build_price_index, read_index_publications
 from pipelines.release.release_check import MANIFEST, read_release_table
 from pipelines.release.revisions import build_revision_analysis, build_revision_triangle
 from pipelines.release.series import build_series
@@ -108,7 +108,9 @@ def export_release(con: duckdb.DuckDBPyConnection, plan: ReleasePlan, settings: 
     previous = settings.published_dir / info.period / f"v{info.previous_version}" if info.previous_version else None
     estimated = _cell_coverage(con, plan, Rules.from_settings(settings))
     tables = build_release_tables(cells, info, plan.coverage, plan.previous_month, previous, estimated)
-    tables["price_index"] = build_price_index(con, info, Rules.from_settings(settings))
+    submissions = (*plan.inputs.submissions, *plan.inputs.earlier_submissions)
+    published = read_index_publications(settings)
+    tables["price_index"] = build_price_index(con, info, submissions, Rules.from_settings(settings), published)
     tables |= build_series(tables, info, plan.series_sources)
     analysis = build_revision_analysis(tables, info, plan.series_sources, plan.staging)
     triangle = {}

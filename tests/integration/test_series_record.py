@@ -4,6 +4,8 @@ release's free cells; the scan catches a series that prints a value its month's 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.core.config import Settings
 from pipelines.release.snapshot import query_snapshot
-from pipelines.synthetic.generate import generate_month
+from tests.cli_process import publish_generated_months
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe, series_not_as_published
 
 pytestmark = pytest.mark.integration
@@ -27,14 +29,15 @@ def record(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data = tmp_path_factory.mktemp("record") / "data"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TOKENSTATS_DATA_DIR", str(data))
-        for month in MONTHS:
-            generate_month(data, month, rows=6_000, providers=12, seed=7)
-        assert main(["ingest"]) == 0
-        assert main(["publish", *(arg for month in MONTHS for arg in ("--period", month))]) == 0
+        publish_generated_months(data, MONTHS, rows=6_000, providers=12, seed=7)
         _correct(data, MONTHS[0])
         assert main(["ingest"]) == 0
-        assert main(["publish", "--period", MONTHS[0]]) == 0  # August v2
-        assert main(["publish", "--period", MONTHS[-1], "--force"]) == 0  # October v2: its series has August v2
+        output = io.StringIO()
+        with contextlib.redirect_stdout(output):
+            # August v2, and with it September and October v2: their series and price index rest on August
+            assert main(["publish", "--period", MONTHS[0]]) == 0
+            assert main(["publish", "--period", MONTHS[0]]) == 0  # nothing changed since: nothing new
+        (data / "publish.out").write_text(output.getvalue())
     return data
 
 
@@ -59,6 +62,7 @@ def test_every_release_is_safe_and_lists_its_series(record):
         "2026-08/v1",
         "2026-08/v2",
         "2026-09/v1",
+        "2026-09/v2",
         "2026-10/v1",
         "2026-10/v2",
     ]
@@ -70,12 +74,27 @@ def test_every_release_is_safe_and_lists_its_series(record):
         assert_release_is_safe(record, release)
 
 
+def test_a_revision_republishes_every_later_month_once_and_says_so(record):
+    """August's correction reaches September's and October's change on the month, series and chained price index:
+    one command republishes them (a user naming August alone), and says which were carried along."""
+    out = (record / "publish.out").read_text()
+    assert out.count("published ") == 3 and out.count("revised with the months before it") == 2
+    assert "2026-08: inputs unchanged since the latest release; nothing new published" in out
+    for month in MONTHS[1:]:
+        manifest = json.loads((record / "published" / month / "v2" / "manifest.json").read_text())
+        august = json.loads((record / "published" / "2026-08" / "v2" / "manifest.json").read_text())
+        assert set(august["inputs"]["submissions"]) <= set(manifest["inputs"]["earlier_submissions"])
+        assert manifest["inputs"]["previous_month_release"] == f"{MONTHS[MONTHS.index(month) - 1]}/v2"
+    index = pl.read_parquet(record / "published" / "2026-10" / "v2" / "tables" / "price_index.parquet")
+    assert set(index["reference_period"]) == {"2026-10"} and sorted(set(index["month"])) == list(MONTHS)
+
+
 def test_series_equal_the_months_latest_releases_cell_by_cell(record):
     october = record / "published" / "2026-10" / "v2"
     for name in ("national", "by_region", "by_modality", "by_sector", "use_type"):
         series = pl.read_parquet(october / "tables" / f"series_{name}.parquet")
         assert sorted(set(series["reference_period"])) == list(MONTHS)
-        for month, version in (("2026-08", 2), ("2026-09", 1), ("2026-10", 2)):
+        for month, version in (("2026-08", 2), ("2026-09", 2), ("2026-10", 2)):
             published = pl.read_parquet(record / "published" / month / f"v{version}" / "tables" / f"{name}.parquet")
             rows = series.filter(pl.col("reference_period") == month)
             assert set(rows["source_version"]) == {version}

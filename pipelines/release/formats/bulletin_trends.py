@@ -10,10 +10,13 @@ unit value is the effect of new, cheaper models), and the headline index by moda
 
 from __future__ import annotations
 
+import math
+
 from pipelines.release.formats.bulletin_charts import TOTAL, Names, is_free, key_rows, pick_value, shorten_zh
 
 PALETTE = ("#08519c", "#e6550d", "#31a354", "#756bb1", "#636363")
 WIDTH, HEIGHT, LEFT, TOP, BOTTOM, RIGHT = 560, 240, 52, 12, 34, 16
+INDEX_BASE = 100.0  # every price index is 100 in its first month
 MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -59,18 +62,25 @@ def plot_prices(rows: dict[str, list[dict]], names: Names) -> dict | None:
         (*names.of("modality", code), color, line(code, "price_index"))
         for code, color in zip(codes, PALETTE, strict=True)
     ]
-    unit = "(first month = 100)"
+    unit, base = "(first month = 100)", INDEX_BASE
     return {
-        "overall": plot_lines("price-overall", "Token price indices, all modalities", months, overall, unit),
-        "modality": plot_lines("price-modality", "Token price index by modality", months, by_modality, unit),
+        "overall": plot_lines("price-overall", "Token price indices, all modalities", months, overall, unit, base),
+        "modality": plot_lines("price-modality", "Token price index by modality", months, by_modality, unit, base),
     }
 
 
 def plot_lines(
-    id_: str, title: str, months: list[str], lines: list[tuple[str, str, str, list]], unit: str = "trillion tokens"
+    id_: str,
+    title: str,
+    months: list[str],
+    lines: list[tuple[str, str, str, list]],
+    unit: str = "trillion tokens",
+    base: float | None = None,
 ) -> dict:
-    """Lines of values by month (``unit`` names them); a withheld month breaks its line (no point is drawn there)."""
-    top = max((v for *_, values in lines for v in values if v is not None), default=0.0) * 1.1 or 1.0
+    """Lines of values by month (``unit`` names them); a withheld month breaks its line (no point is drawn there).
+    Volumes are drawn from zero; an index (``base``, its first month's value) over the range of its values and the
+    base, so that a fall of a few percent a month is visible rather than flattened against zero."""
+    bottom, top = _value_range([v for *_, values in lines for v in values if v is not None], base)
     x = _x_positions(months)
     plotted, described = [], []
     for en, zh, color, values in lines:
@@ -79,7 +89,7 @@ def plot_lines(
             if value is None:
                 segments, current = segments + ([current] if current else []), []
                 continue
-            y = TOP + (HEIGHT - TOP - BOTTOM) * (1 - value / top)
+            y = TOP + (HEIGHT - TOP - BOTTOM) * (1 - (value - bottom) / (top - bottom))
             current.append(f"{xi:.1f},{y:.1f}")
             points.append({"x": round(xi, 1), "y": round(y, 1), "tooltip": f"{en} {month}: {value:,.1f}"})
         segments += [current] if current else []
@@ -87,8 +97,21 @@ def plot_lines(
         plotted[-1]["points"] = points
         shown = ", ".join(f"{m} {'..' if v is None else f'{v:,.1f}'}" for m, v in zip(months, values, strict=True))
         described.append(f"{en}: {shown} {unit}")
-    ticks = [{"y": round(TOP + (HEIGHT - TOP - BOTTOM) * (1 - f), 1), "label": f"{top * f:,.1f}"} for f in (0, 0.5, 1)]
+    ticks = [
+        {"y": round(TOP + (HEIGHT - TOP - BOTTOM) * (1 - f), 1), "label": f"{bottom + (top - bottom) * f:,.1f}"}
+        for f in (0, 0.5, 1)
+    ]
     return _frame(id_, title, months, described) | {"lines": plotted, "ticks": ticks}
+
+
+def _value_range(values: list[float], base: float | None) -> tuple[float, float]:
+    """The y-axis of a line chart: zero to 10% above the largest value; with a ``base`` (an index), the values and
+    the base with a tenth of their span either side, on whole numbers (a flat series gets ±5)."""
+    if base is None:
+        return 0.0, max(values, default=0.0) * 1.1 or 1.0
+    low, high = min([*values, base]), max([*values, base])
+    margin = max((high - low) / 10, 5.0 if high == low else 0.0)
+    return float(math.floor(low - margin)), float(math.ceil(high + margin))
 
 
 def plot_mix(modality_rows: list[dict], names: Names, months: list[str]) -> dict:

@@ -1,9 +1,10 @@
--- Elementary aggregates of the token price index: final use of every month up to $period in the current
--- accepted reports, per provider, model and modality, with the provider's enterprise group as the registry
--- stands now (the contributor of disclosure control). Grain: one row per reference month × provider × model
--- × modality. The unit value (yuan per million tokens) is settlement_amount * 10^6 / total_tokens.
+-- Elementary aggregates of the token price index: final use in the submissions $submissions (a release's:
+-- the accepted reports of its month and every earlier month, current when it was published), per provider,
+-- model and modality, with the provider's enterprise group as the registry stands now (the contributor of
+-- disclosure control). Grain: one row per reference month × provider × model × modality. The unit value (yuan
+-- per million tokens) is settlement_amount * 10^6 / total_tokens.
 with current_usage as (
-    select * from core.current_usage where report_period <= $period
+    select * from core.usage where list_contains($submissions, submission_id)
 ),
 
 final as (

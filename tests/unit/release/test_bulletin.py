@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.release.formats.bulletin import write_bulletin
+from pipelines.release.formats.bulletin_trends import plot_lines
 from pipelines.release.release_model import CONF_STATUS
 from tests.release_fixtures import LEAK, release_tables, with_series
 
@@ -275,3 +276,18 @@ def test_the_price_index_is_drawn_from_its_free_rows_only(tmp_path: Path):
     assert modality.count("<polyline") == 3 + 2, "three whole lines; text's breaks at its withheld month"
     one_month = {**tables, "price_index": tables["price_index"].filter(pl.col("month") == "2026-10")}
     assert 'id="prices"' not in write_bulletin(tmp_path / "c.html", one_month, info).read_text(encoding="utf-8")
+
+
+def test_a_price_chart_spans_its_values_and_the_base_not_zero():
+    """A fall from 100 to 86 fills the chart's height: the axis runs over the values and the base (100), with a
+    margin, so a few percent a month are visible; volumes still start at zero."""
+    months = ["2026-08", "2026-09", "2026-10"]
+    chart = plot_lines("p", "prices", months, [("Index", "", "#000", [100.0, 93.0, 86.0])], "(= 100)", base=100.0)
+    labels = [float(t["label"].replace(",", "")) for t in chart["ticks"]]
+    assert labels[0] == 84.0 and labels[-1] == 102.0 and labels[0] <= 86.0
+    ys = [p["y"] for p in chart["lines"][0]["points"]]
+    assert ys[2] - ys[0] > 0.7 * (chart["base"] - 12), "the fall spans most of the height"
+    flat = plot_lines("f", "flat", months, [("Index", "", "#000", [100.0, 100.0, 100.0])], "(= 100)", base=100.0)
+    assert [t["label"] for t in flat["ticks"]] == ["95.0", "100.0", "105.0"]
+    volumes = plot_lines("v", "volumes", months, [("China", "", "#000", [3.0, 2.5, 2.0])])
+    assert volumes["ticks"][0]["label"] == "0.0"

@@ -17,7 +17,7 @@ from pipelines.core.config import Settings
 from pipelines.core.database import open_warehouse, read_sql
 from pipelines.release.formats.price_index_sdmx import write_price_index_sdmx
 from pipelines.release.formats.workbook import write_workbook
-from pipelines.release.price_index import Panel, elementary_aggregates, price_index_table
+from pipelines.release.price_index import Panel, elementary_aggregates, list_index_submissions, price_index_table
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.release.vintages import store_vintages
 from pipelines.statistics.disclosure import Rules
@@ -169,7 +169,7 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 @pytest.fixture(scope="module")
 def year_index(year: Settings) -> pl.DataFrame:
     with open_warehouse(year) as con:
-        aggregates = elementary_aggregates(con, YEAR[-1])
+        aggregates = elementary_aggregates(con, list_index_submissions(con, YEAR[-1]))
     # Without confidentiality: small modalities of a small sample are often dominated by the largest provider,
     # and the year is about the index, not its protection (tested above and on every release).
     return price_index_table(aggregates, YEAR[-1], "P", OPEN)

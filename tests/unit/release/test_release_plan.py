@@ -15,7 +15,7 @@ def test_coverage_keeps_its_order_whatever_the_xcom_backend_did():
     coverage = {"providers_expected": 6, "providers_reported": 5, "providers_rejected": 1, "providers_missing": 0}
     plan = ReleasePlan(
         ReleaseInfo("2026-10", 1, None, "0.1.0", "1"),
-        Inputs("2026-10", ("a", "b"), None, "0.1.0", "1", "groups-digest"),
+        Inputs("2026-10", ("a", "b"), None, "0.1.0", "1", "groups-digest", ("c",)),
         coverage,
         Path("/data/published/2026-10/.v1.staging"),
         None,

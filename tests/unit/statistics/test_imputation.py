@@ -130,25 +130,28 @@ def _groups(cells: dict[str, list[tuple[str, int]]]) -> pl.DataFrame:
     return pl.DataFrame(rows)
 
 
-def test_coverage_ratio_is_the_reported_share_where_neither_part_is_confidential():
+def test_coverage_ratio_is_the_reported_share_where_neither_part_is_confidential_on_national_cells_only():
     reported = _groups(
         {
             "110000": [("R1", 100), ("R2", 100), ("R3", 100)],
             "120000": [("R1", 100), ("R2", 100), ("R3", 100)],
             "130000": [("R1", 100), ("R2", 100)],
             "140000": [("R1", 100), ("R2", 100), ("R3", 100)],
+            "_T": [("R1", 400), ("R2", 400), ("R3", 300)],
         }
     )
     estimated = _groups(
         {
-            "110000": [("E1", 50), ("E2", 50), ("E3", 50)],  # 300 of 450 reported: 0.6667
+            "110000": [("E1", 50), ("E2", 50), ("E3", 50)],  # both parts safe, but a region: a second table
             "120000": [("E1", 90)],  # the estimate is one group's: ratio withheld
             "130000": [("E1", 50), ("E2", 50), ("E3", 50)],  # the reported part is two groups': withheld
+            "_T": [("E1", 190), ("E2", 100), ("E3", 100)],  # 1,100 of 1,490 reported: 0.7383
         }
     )
     coverage = measure_coverage(reported, estimated, Rules()).sort("region_code")
     assert coverage.select("region_code", "estimated", "coverage_ratio").rows() == [
-        ("110000", True, 0.6667),
+        ("110000", True, None),
         ("120000", True, None),
         ("130000", True, None),
+        ("_T", True, 0.7383),
     ]  # 140000 has no estimate: not listed (its ratio is 1)
