@@ -5,10 +5,13 @@
 For the chosen size it generates a month, then measures in the same run, each stage in its own process
 (wall seconds of the stage's work, imports excluded; peak RSS of the process):
 - floor: DuckDB reads the same Parquet files and computes the region × modality × sector ROLLUP;
+- fair floor: DuckDB alone on the same files, written apart from the pipeline (bench/sql/fair_floor_*.sql):
+  one scan per file over every column applying the contract's row rules, then the published GROUPING SETS;
 - pipeline: ingest (claim, validate, load) and publish (marts, disclosure, formats, snapshot);
 - naive: pandas read, GX's pandas engine on the same suite, pandas groupby (up to 10M rows: it needs
   about 12 GiB at 50M).
-It prints a table and the ratios pipeline/floor and naive/pipeline, and writes bench/results/bench_<rows>.json.
+It prints a table and the ratios pipeline/floor, pipeline/fair floor and naive/pipeline, and writes
+bench/results/bench_<rows>.json.
 Machines are noisy: compare the ratios of one run, not seconds across runs.
 """
 
@@ -99,6 +102,8 @@ def run(rows: int, providers: int, naive: str, keep: bool, out_dir: Path) -> dic
 
         results = {"floor": measure("floor", data, env)}
         print(f"  floor {results['floor']['seconds']:.2f} s", flush=True)
+        results["fair_floor"] = measure("fair_floor", data, env)
+        print(f"  fair floor {results['fair_floor']['seconds']:.2f} s", flush=True)
         if naive == "yes" or (naive == "auto" and rows <= NAIVE_MAX_ROWS):
             # On a copy of the inbox: the pipeline moves the files away.
             shadow = work / "naive"
@@ -123,22 +128,39 @@ def run(rows: int, providers: int, naive: str, keep: bool, out_dir: Path) -> dic
 
 def summarise(rows: int, providers: int, parquet_bytes: int, generate_seconds: float, results: dict) -> dict:
     pipeline_seconds = sum(results[s]["seconds"] for s in PIPELINE)
+    ingest_seconds = sum(results[s]["seconds"] for s in PIPELINE if s.startswith("ingest."))
     floor_seconds = results["floor"]["seconds"]
+    fair_seconds = results["fair_floor"]["seconds"]
     report = {
         "rows": rows,
         "providers": providers,
         "parquet_mib": round(parquet_bytes / 2**20, 1),
         "generate_seconds": round(generate_seconds, 2),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "machine": machine_facts(),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "stages": results,
         "pipeline_seconds": round(pipeline_seconds, 2),
         "pipeline_peak_rss_mib": round(max(results[s]["peak_rss_mib"] for s in PIPELINE)),
+        "ingest_seconds": round(ingest_seconds, 2),
         "ratio_pipeline_to_floor": round(pipeline_seconds / floor_seconds, 2),
+        "ratio_pipeline_to_fair_floor": round(pipeline_seconds / fair_seconds, 2),
+        "ratio_ingest_to_fair_floor_checks": round(ingest_seconds / results["fair_floor"]["checks_seconds"], 2),
     }
     if "naive" in results:
         report["ratio_naive_to_pipeline"] = round(results["naive"]["seconds"] / pipeline_seconds, 2)
     return report
+
+
+def machine_facts() -> dict:
+    """What the figures depend on: cores, memory, and how busy the (shared) machine was at the end."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gib": round(memory / 2**30, 1),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
 
 
 def print_table(report: dict) -> None:
@@ -152,6 +174,8 @@ def print_table(report: dict) -> None:
         f"{report['pipeline_peak_rss_mib']:13,.0f}"
     )
     print(f"\npipeline / floor: {report['ratio_pipeline_to_floor']:.1f}x", end="")
+    print(f"    pipeline / fair floor: {report['ratio_pipeline_to_fair_floor']:.1f}x", end="")
+    print(f"    ingest / fair floor checks: {report['ratio_ingest_to_fair_floor_checks']:.1f}x", end="")
     if "ratio_naive_to_pipeline" in report:
         print(f"    naive / pipeline: {report['ratio_naive_to_pipeline']:.1f}x", end="")
     print()

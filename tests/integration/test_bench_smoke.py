@@ -42,6 +42,9 @@ def test_the_benchmark_runs_at_one_million_rows_and_writes_its_json(tmp_path):
     assert stages["ingest.load"]["accepted"] == 6, "every generated report passes validation"
     assert stages["naive"]["success"], "the naive baseline validates the same suite, and it passes"
     assert stages["floor"]["cells"] == stages["naive"]["cells"], "floor and baseline compute the same rollup"
+    assert stages["fair_floor"]["files"] == 6 and stages["fair_floor"]["rule_breaks"] == 0, "valid reports pass it"
+    assert report["ratio_pipeline_to_floor"] > 0 and report["ratio_pipeline_to_fair_floor"] > 0
     assert report["ratio_pipeline_to_floor"] > 0 and report["ratio_naive_to_pipeline"] > 0
     assert all(s["peak_rss_mib"] > 0 for s in stages.values())
-    assert "pipeline / floor" in done.stdout and "naive / pipeline" in done.stdout
+    assert "pipeline / fair floor" in done.stdout and "pipeline / floor" in done.stdout
+    assert "naive / pipeline" in done.stdout
