@@ -114,17 +114,16 @@ def _update_generation(con: duckdb.DuckDBPyConnection) -> None:
                 name = f"{_name(schema)}.{_name(table)}"
                 con.execute(f"create or replace table {SNAPSHOT}.{name} as from {name}")
         con.execute(f"use {SNAPSHOT}")  # views bind to the names of the generation they live in
-        try:
-            for schema, view, sql in views:
-                con.execute(f"drop view if exists {_name(schema)}.{_name(view)}")
-                con.execute(sql)
-            con.execute(read_sql("release/analyst_views"))
-        finally:
-            con.execute(f"use {_name(warehouse)}")
+        for schema, view, sql in views:
+            con.execute(f"drop view if exists {_name(schema)}.{_name(view)}")
+            con.execute(sql)
+        con.execute(read_sql("release/analyst_views"))
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         raise
+    finally:
+        con.execute(f"use {_name(warehouse)}")
 
 
 def _append_new_usage(con: duckdb.DuckDBPyConnection) -> None:
