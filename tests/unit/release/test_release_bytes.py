@@ -31,7 +31,7 @@ RECEIVED_AT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 PINNED = {
     "2026-09/v1/bulletin.html": "9e430f6435fb1df26b184d5e2afc831600941bc4536c71f0c7bfcc296ec10d9f",
-    "2026-09/v1/manifest.json": "27c18c02e9b3df28423ca1453ed5fad2ca9ec4a96b8a3f669fe2c13ff5bdeaac",
+    "2026-09/v1/manifest.json": "0baada9b50ee72b02abe0f90a46007cf091568e177e06c309f417f647dd1f9b1",
     "2026-09/v1/sdmx/data.csv": "39d7740518a90264274d32e21d830e998bcf98ddda24f3335c17bedd2c5c1698",
     "2026-09/v1/sdmx/price_index_data.csv": "fd3d99eeecf542c1be74f4f431a2a3224050da4d378092b417b05734fcff8415",
     "2026-09/v1/sdmx/price_index_structure.xml": "864e7da2ad8a9c9f1e7236fb375a782806d44992c4f0d13b2c46922b3eeb6424",
@@ -66,7 +66,7 @@ PINNED = {
     "2026-09/v1/tables/use_type.parquet": "bbc522fe0d57d783d6b9f53ddd5ab376e474c2d20fb1c6e60da4da0392537aa1",
     "2026-09/v1/tokenstats_2026-09_v1.xlsx": "a20b6489445898a4b034b702620b658b1f66b25e3b52ba6d52edf10e7e21ce15",
     "2026-10/v1/bulletin.html": "5a1a4f6ce6a6b3d031428048e4733aa3e2c77f00de52a389210148d6d589a4bb",
-    "2026-10/v1/manifest.json": "3589fca0554d8019a1691ab6cd55e6431a24bf2a554b9767f6f948a92e0aace3",
+    "2026-10/v1/manifest.json": "9611f9caa5267a5e1f1dd13a3cd9fe2567947c1b46e72342b06529ce96e48976",
     "2026-10/v1/sdmx/data.csv": "45a80d37b78ecfb4a3102038b2fb60b618206395e227505a936308f6ba52d192",
     "2026-10/v1/sdmx/price_index_data.csv": "cc1d5afd6434332c244123b91441d9d447d5505b3e8a4788147a3e0785879b07",
     "2026-10/v1/sdmx/price_index_structure.xml": "91bab8912f0e7d199f0369f3147dbef6c5594d0be4b44e05dbececcc1b99222d",
@@ -101,7 +101,7 @@ PINNED = {
     "2026-10/v1/tables/use_type.parquet": "a2135448ac06678d1bf544ee98dbb100bad7f13ee46d3b508d4e71bbe6ab47eb",
     "2026-10/v1/tokenstats_2026-10_v1.xlsx": "ba7717b0d1bcc869af79033769430adfe011668d8cfc87191e493c399eccf229",
     "2026-10/v2/bulletin.html": "fa7c08de8fef21a92e0d51b9b45d9502dc7edfa38ebb9f3c9745b9da74a23dac",
-    "2026-10/v2/manifest.json": "ca09db85ec72b15582376333522038da5560b84a8bc7f52d4b940bba5a678365",
+    "2026-10/v2/manifest.json": "c96a722d66260aa5cb378cb99ce2c632dbf58781aa5d17d88fc1221397d2eaf1",
     "2026-10/v2/sdmx/data.csv": "6a3467a51ce9d955e25cb8dee1917c2f3cf4cf6c20d2b50db0c27bd948ca9b05",
     "2026-10/v2/sdmx/price_index_data.csv": "56057ba03d32cc8f29d67bb4c35b490baedcf8c5c425f21087ee259308827d56",
     "2026-10/v2/sdmx/price_index_structure.xml": "878ed8e6bb10fed169eca3b64a5efe09f8598ec7eb62f647ea173b4512ea10ca",
