@@ -142,7 +142,7 @@ def _publish_state(data: Path) -> dict:
     return {
         "release": release,
         "months": sorted(p.name for p in (data / "published" / PERIOD).iterdir()),
-        "analyst_folder": sorted(p.name for p in (data / "analyst").iterdir()),
+        "analyst_folder": sorted(p.relative_to(data / "analyst").as_posix() for p in (data / "analyst").rglob("*")),
         "snapshot": _snapshot_summary(data),
         **warehouse_tables(data, ("mart.cells", "core.submissions")),
     }
@@ -351,7 +351,11 @@ def test_publish_killed_at_a_crash_point_converges(world, case):
     assert outcome.resumed_returncode == 0, outcome.resumed_stderr[-2000:]
     reference = world.reference["publish"]
     assert outcome.state["months"] == ["v1", "v2"], "no staging folder is left once the release is out"
-    assert outcome.state["analyst_folder"] == ["tokenstats.duckdb"], "no temporary snapshot is left"
+    folder = outcome.state["analyst_folder"]  # the link analysts open, and the two generations it points into
+    assert [name for name in folder if "/" not in name] == ["generations", "tokenstats.duckdb"], folder
+    assert set(folder) - {"generations", "tokenstats.duckdb"} <= {"generations/a.duckdb", "generations/b.duckdb"}, (
+        "no temporary snapshot is left"
+    )
     assert outcome.state == reference
 
 
