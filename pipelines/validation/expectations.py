@@ -7,7 +7,9 @@ the Data Docs page of every validation. Two things make it fast and correct on D
   #10738); on duckdb-engine that rollback discards the result. ``_PersistentEngine`` keeps one
   connection open for its lifetime, as GX itself does for SQLite (tests pin this);
 - the suite runs once with ``BOOLEAN_ONLY`` results (GX bundles the column checks into few scans); only
-  expectations that failed run again for counts and sample rows, which a rejected file needs.
+  expectations that failed run again for counts and sample rows, which a rejected file needs;
+- GX's context, with the suite, datasource and asset, is built once per process (``_Session``) and reused by
+  every file the process validates; each file gets a new GX execution engine on its own connection.
 """
 
 from __future__ import annotations
