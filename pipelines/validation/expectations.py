@@ -109,14 +109,15 @@ class _Session:
             "poolclass": _sqlalchemy().pool.QueuePool,
             "pool_reset_on_return": None,  # nothing to roll back: GX only reads
         }
-        if self.source is None:  # registered once, with the first file's connection (GX tests the table)
-            self.source = self.context.data_sources.add_duckdb_sa(
+        if self.batch_definition is None:  # registered once, with the first file's connection (GX tests the table)
+            source = self.context.data_sources.add_or_update_duckdb_sa(  # replaces one a failed attempt left
                 name="report",
                 connection_string="duckdb:///:memory:",  # selects the dialect; the creator supplies the connection
                 kwargs=kwargs,
             )
-            asset = self.source.add_table_asset(name=self.table, table_name=self.table)
+            asset = source.add_table_asset(name=self.table, table_name=self.table)
             self.batch_definition = asset.add_batch_definition_whole_table("all")
+            self.source = source
         else:
             self.source.kwargs = kwargs
         try:
