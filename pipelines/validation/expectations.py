@@ -7,17 +7,21 @@ the Data Docs page of every validation. Two things make it fast and correct on D
   #10738); on duckdb-engine that rollback discards the result. ``_PersistentEngine`` keeps one
   connection open for its lifetime, as GX itself does for SQLite (tests pin this);
 - the suite runs once with ``BOOLEAN_ONLY`` results (GX bundles the column checks into few scans); only
-  expectations that failed run again for counts and sample rows, which a rejected file needs.
+  expectations that failed run again for counts and sample rows, which a rejected file needs;
+- GX's context, with the suite, datasource and asset, is built once per process (``_Session``) and reused by
+  every file the process validates; each file gets a new GX execution engine on its own connection.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import functools
 import json
 import logging
 import os
 import shutil
+import threading
 import warnings
 from collections.abc import Generator
 from pathlib import Path
@@ -62,55 +66,110 @@ def run_suite(
     received: Received,
 ) -> tuple[list[RuleFailure], str | None]:
     """Validate ``table`` on ``con``; the failures (with counts and samples) and the Data Docs page."""
-    gx = _gx()
-    # GX renders into a scratch site; the page then joins the one offline site (datadocs.py).
-    scratch = settings.docs_dir / ".scratch" / f"{received.submission_id}-{os.getpid()}"
-    context = gx.get_context(mode="ephemeral", project_config=_project_config(scratch))
-    context.variables.progress_bars = _progress_bars_off()
-    source = context.data_sources.add_duckdb_sa(
-        name="report",
-        connection_string="duckdb:///:memory:",  # selects the dialect; the creator supplies the connection
-        kwargs={
+    session = _session(settings.docs_dir, table, os.getpid())
+    parameters = build_expectation_parameters(period)
+    with session.lock, session.connected(con):
+        identifier = None
+        try:
+            result, identifier = session.validate(parameters)
+            failed = [r.expectation_config for r in result.results if not r.success]
+            failures = _explain(session.batch_definition, failed, parameters, con, table, rows) if failed else []
+            gx_page = session.render(identifier)
+            if gx_page is None:
+                return failures, None
+            page = publish_page(gx_page, settings.docs_dir, received.provider_id, period, received.submission_id)
+            return failures, str(page)
+        finally:
+            session.forget(identifier)
+
+
+class _Session:
+    """GX's side of validation, built once per process (and data folder): the context, the DuckDB datasource,
+    the table's asset and the suite. Each file brings its own DuckDB connection, which gives it a new GX
+    execution engine (GX builds one when the datasource's engine arguments change), so no metric, batch or
+    column reflected for an earlier file is ever reused; its result is stored, rendered and forgotten."""
+
+    def __init__(self, docs_dir: Path, table: str) -> None:
+        gx = _gx()
+        # GX renders into a scratch site; each page then joins the one offline site (datadocs.py).
+        self.scratch = docs_dir / ".scratch" / f"gx-{os.getpid()}"
+        self.lock = threading.Lock()
+        self.context = gx.get_context(mode="ephemeral", project_config=_project_config(self.scratch))
+        self.context.variables.progress_bars = _progress_bars_off()
+        self.suite = self.context.suites.add(load_suite())
+        self.table = table
+        self.source: Any = None
+        self.batch_definition: Any = None
+
+    @contextlib.contextmanager
+    def connected(self, con: duckdb.DuckDBPyConnection) -> Generator[None, None, None]:
+        """GX reads ``con`` for the block, through a new engine closed at its end."""
+        kwargs = {
             "creator": functools.partial(_dbapi_connection, con),
             "poolclass": _sqlalchemy().pool.QueuePool,
             "pool_reset_on_return": None,  # nothing to roll back: GX only reads
-        },
-    )
-    batch_definition = source.add_table_asset(name=table, table_name=table).add_batch_definition_whole_table("all")
-    suite = context.suites.add(load_suite())
-    definition = context.validation_definitions.add(
-        gx.ValidationDefinition(
-            name=f"{received.provider_id}-{received.submission_id[:12]}", data=batch_definition, suite=suite
+        }
+        if self.batch_definition is None:  # registered once, with the first file's connection (GX tests the table)
+            source = self.context.data_sources.add_or_update_duckdb_sa(  # replaces one a failed attempt left
+                name="report",
+                connection_string="duckdb:///:memory:",  # selects the dialect; the creator supplies the connection
+                kwargs=kwargs,
+            )
+            asset = source.add_table_asset(name=self.table, table_name=self.table)
+            self.batch_definition = asset.add_batch_definition_whole_table("all")
+            self.source = source
+        else:
+            self.source.kwargs = kwargs
+        try:
+            yield
+        finally:  # release GX's connections while the DuckDB database they point to is still open
+            engine = self.source.get_execution_engine()
+            engine.close()
+            engine.engine.dispose()
+            self.source.get_engine().dispose()
+
+    def validate(self, parameters: dict[str, Any]) -> tuple[Any, Any]:
+        """The suite on the batch, as GX's ``ValidationDefinition.run`` does it, without its store round trips
+        (the definition's freshness check and save, a quarter of a file's GX time): the result and its key."""
+        from great_expectations.core.run_identifier import RunIdentifier
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+            ValidationResultIdentifier,
         )
-    )
-    checkpoint = context.checkpoints.add(
-        gx.Checkpoint(name="usage_report", validation_definitions=[definition], result_format="BOOLEAN_ONLY")
-    )
-    parameters = build_expectation_parameters(period)
-    try:
-        outcome = checkpoint.run(expectation_parameters=parameters)
-        ((identifier, result),) = outcome.run_results.items()
-        # The validation's page only: GX's data-docs action would also render the suite's page and GX's index,
-        # which the site never shows (datadocs.py publishes this page and writes its own index).
-        context.build_data_docs(site_names=["tokenstats"], resource_identifiers=[identifier], build_index=False)
-        failed = [r.expectation_config for r in result.results if not r.success]
-        failures = _explain(batch_definition, failed, parameters, con, table, rows) if failed else []
-    finally:  # release GX's connections while the DuckDB database they point to is still open
-        engine = source.get_execution_engine()
-        engine.close()
-        engine.engine.dispose()
-        source.get_engine().dispose()
-    docs = context.get_docs_sites_urls(resource_identifier=identifier, site_names=["tokenstats"])
-    try:
-        if not docs:
-            return failures, None
-        gx_page = Path(docs[0]["site_url"].removeprefix("file://"))
-        page = publish_page(gx_page, settings.docs_dir, received.provider_id, period, received.submission_id)
-        return failures, str(page)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        from great_expectations.validator.v1_validator import Validator
+
+        validator = Validator(batch_definition=self.batch_definition, result_format="BOOLEAN_ONLY")
+        result = validator.validate_expectation_suite(self.suite, parameters)
+        run_id = RunIdentifier(run_time=dt.datetime.now(dt.UTC))
+        result.meta.update(run_id=run_id, validation_time=run_id.run_time, batch_parameters=None)
+        identifier = ValidationResultIdentifier(
+            expectation_suite_identifier=ExpectationSuiteIdentifier(name=self.suite.name),
+            run_id=run_id,
+            batch_identifier=result.batch_id,
+        )
+        self.context.validation_results_store.set(identifier, result)
+        return result, identifier
+
+    def render(self, identifier: Any) -> Path | None:
+        """GX's page of the validation only: not the suite's page nor GX's index, which the site never shows
+        (datadocs.py publishes this page and writes its own index)."""
+        self.context.build_data_docs(site_names=["tokenstats"], resource_identifiers=[identifier], build_index=False)
+        docs = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=["tokenstats"])
+        return Path(docs[0]["site_url"].removeprefix("file://")) if docs else None
+
+    def forget(self, identifier: Any) -> None:
+        """Drop the file's result and scratch pages: the session does not grow from file to file."""
+        if identifier is not None:
+            self.context.validation_results_store.remove_key(identifier)
+        shutil.rmtree(self.scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # the scratch folder itself, once no validation uses it
-            scratch.parent.rmdir()
+            self.scratch.parent.rmdir()
+
+
+@functools.lru_cache(maxsize=1)
+def _session(docs_dir: Path, table: str, pid: int) -> _Session:
+    """The process's session (``pid``: a forked child builds its own, never sharing its parent's scratch)."""
+    return _Session(docs_dir, table)
 
 
 @functools.cache

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -16,7 +19,7 @@ from pipelines.core.config import Settings
 from pipelines.core.database import quote_literal, read_sql
 from pipelines.synthetic.faults import FAULTS
 from pipelines.synthetic.generate import generate_month
-from pipelines.validation.expectations import SUITE_FILE, _gx, load_suite, run_suite
+from pipelines.validation.expectations import SUITE_FILE, _gx, _session, load_suite, run_suite
 
 
 def test_the_suite_loads_whole_and_every_rule_is_named_and_explained():
@@ -73,6 +76,31 @@ def test_failures_carry_counts_and_samples_from_gx(tmp_path, fault):
     assert failure.layer == "expectations"
     assert failure.failing_rows and failure.failing_rows <= 5
     assert failure.samples and len(failure.samples) <= 5
+
+
+def test_one_reused_gx_session_gives_each_file_its_own_verdict_and_page(tmp_path):
+    """GX's context is built once per process; nothing of one file (metrics, batch, connection) decides another's:
+    good, bad, good again in one session, each with its own verdict and Data Docs page."""
+    good, good_received = _report(tmp_path / "good")
+    bad, bad_received = _report(tmp_path / "bad", "requests_zero")
+    settings = Settings.from_env(data_dir=tmp_path / "site")
+    runs = [
+        (good, dataclasses.replace(good_received, submission_id="1" * 64)),
+        (bad, dataclasses.replace(bad_received, submission_id="2" * 64)),
+        (good, dataclasses.replace(good_received, submission_id="3" * 64)),
+    ]
+    outcomes, sessions = [], set()
+    for path, received in runs:
+        outcomes.append(_run(path, received, settings))
+        sessions.add(id(_session(settings.docs_dir, "report", os.getpid())))
+    assert len(sessions) == 1
+    assert [[f.rule for f in failures] for failures, _ in outcomes] == [[], [FAULTS["requests_zero"].rule], []]
+    assert outcomes[1][0][0].failing_rows and outcomes[1][0][0].samples
+    pages = [Path(page) for _, page in outcomes]
+    assert [p.stem for p in pages] == [received.submission_id for _, received in runs]
+    status = [re.search(r"Status:</span>\s*<i[^>]*></i>\s*(\w+)", p.read_text()).group(1) for p in pages]
+    assert status == ["Succeeded", "Failed", "Succeeded"]
+    assert not (settings.docs_dir / ".scratch").exists()  # GX's scratch site is emptied after every file
 
 
 def test_stock_gx_sql_engine_loses_duckdb_results(tmp_path):
