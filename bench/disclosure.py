@@ -12,6 +12,7 @@ script measures an older checkout for a before/after comparison (run it with tha
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import platform
@@ -72,7 +73,13 @@ def main() -> None:
         "commit": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
         ).stdout.strip(),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],  # a shared machine: how busy it was
+        },
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **results,
     }
     RESULTS.mkdir(exist_ok=True)
