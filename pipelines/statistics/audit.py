@@ -21,7 +21,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import highspy
 import numpy as np
@@ -35,7 +35,28 @@ BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
 # How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
 FEASIBILITY = 1e-7
 KEPT_DIRECTIONS = 256
+# Covering a weak target: the move sought carries it a little past its need; a cell counts as moved above a
+# tolerance far below any need.
+COVER_MARGIN, COVER_TOLERANCE = 1.02, 1e-9
 SOLVER = f"HiGHS {highspy.HIGHS_VERSION_MAJOR}.{highspy.HIGHS_VERSION_MINOR}.{highspy.HIGHS_VERSION_PATCH}"
+
+
+@dataclass
+class Certificate:
+    """What the audit covered and proved, for the release's manifest (no parameter, no value)."""
+
+    versions_covered: list[int]
+    measures: list[str]
+    relations_per_version: int
+    unchanged_cell_links: int
+    targets: dict[str, int] = field(default_factory=dict)
+    smallest_margin: float | None = None  # room proven / room needed, over every target (>= 1)
+    already_public: int = 0  # values an earlier version published free: nothing now can protect them
+    unprotectable: int = 0  # weak with this version wholly withheld: exposed by earlier versions alone
+    solver: str = SOLVER
+
+    def to_json(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -61,10 +82,16 @@ class Interval:
     binding: tuple[int, ...] = ()  # columns of free cells holding a weak target back, most first
 
     @property
+    def short_below(self) -> bool:
+        return self.low > self.value - self.target.need_low + 1e-9 * max(abs(self.value), 1.0)
+
+    @property
+    def short_above(self) -> bool:
+        return self.high < self.value + self.target.need_high - 1e-9 * max(abs(self.value), 1.0)
+
+    @property
     def protected(self) -> bool:
-        slack = 1e-9 * max(abs(self.value), 1.0)
-        t = self.target
-        return self.high >= self.value + t.need_high - slack and self.low <= self.value - t.need_low + slack
+        return not (self.short_below or self.short_above)
 
     @property
     def margin(self) -> float:
@@ -116,6 +143,7 @@ class RecordAudit:
             coefs += [1.0, -1.0]
         self.matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(first + len(links), len(truth)))
         self.highs = _model(self.matrix, self.truth)
+        self._cover: highspy.Highs | None = None  # built when a target first needs cells withheld
 
     def hide(self, columns: np.ndarray) -> None:
         new = np.array([c for c in np.asarray(columns, dtype=np.int64) if not self.hidden[c]], dtype=np.int32)
@@ -205,6 +233,42 @@ class RecordAudit:
             for i, t in enumerate(targets)
         ]
 
+    def cover(self, interval: Interval, movable_columns: np.ndarray) -> np.ndarray:
+        """The columns among ``movable_columns`` (free now) of the cheapest moves that carry a weak target its need
+        on each side where it falls short, keeping every sum and link. They are hidden at once: the moves are then
+        open to the attacker, so the target is protected, and the next cover builds on them. Empty when none can."""
+        movable = np.zeros(len(self.truth), dtype=bool)
+        movable[movable_columns] = True
+        sides = [upward for upward, short in ((False, interval.short_below), (True, interval.short_above)) if short]
+        found = [self._cover_one_side(interval.target, upward, movable) for upward in sides]
+        columns = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+        self.hide(columns)
+        return columns
+
+    def _cover_one_side(self, target: Target, upward: bool, movable: np.ndarray) -> np.ndarray:
+        if self._cover is None:
+            self._cover = _cover_model(self.matrix, self.truth)
+        highs, n = self._cover, len(self.truth)
+        open_, charged = self.hidden | movable, movable & ~self.hidden
+        upper = np.concatenate([np.where(open_, HIDDEN_VALUE_CAP - self.truth, 0.0), np.where(open_, self.truth, 0.0)])
+        highs.changeColsBounds(2 * n, np.arange(2 * n, dtype=np.int32), np.zeros(2 * n), np.maximum(upper, 0.0))
+        # A unit moved costs 1/sqrt(value): between the count of cells withheld (1/value, which favours large
+        # cells) and the amount moved (1, which favours long paths of small ones); measured best of the three.
+        cost = np.where(charged, 1.0 / np.sqrt(np.maximum(self.truth, COVER_TOLERANCE)), 0.0)
+        highs.changeColsCost(2 * n, np.arange(2 * n, dtype=np.int32), np.concatenate([cost, cost]))
+        need = (target.need_high if upward else target.need_low) / self.scale * COVER_MARGIN
+        columns = np.array([*target.columns, *(c + n for c in target.columns)], dtype=np.int32)
+        coefs = np.array([*target.coefs, *(-c for c in target.coefs)]) * (1.0 if upward else -1.0)
+        highs.addRow(need, highspy.kHighsInf, len(columns), columns, coefs)  # the target moves at least its need
+        try:
+            highs.run()
+            if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+                return np.zeros(0, dtype=np.int64)
+            move = np.asarray(highs.getSolution().col_value)
+            return np.flatnonzero(charged & (move[:n] + move[n:] > COVER_TOLERANCE))
+        finally:
+            highs.deleteRows(1, np.array([highs.getNumRow() - 1], dtype=np.int32))
+
     def _step_along(
         self,
         moves: np.ndarray,
@@ -281,6 +345,14 @@ def _model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.Highs
     lp.a_matrix_.index_ = matrix.indices
     lp.a_matrix_.value_ = matrix.data
     highs.passModel(lp)
+    return highs
+
+
+def _cover_model(matrix: sparse.csc_matrix, truth: np.ndarray) -> highspy.Highs:
+    """Columns: each column's move up and move down from its true value; rows: every sum and link still holds."""
+    highs = _model(sparse.hstack([matrix, -matrix], format="csc"), np.zeros(2 * matrix.shape[1]))
+    residual = -(matrix @ truth)  # the true values satisfy the sums to the float: moves restore exactly that
+    highs.changeRowsBounds(len(residual), np.arange(len(residual), dtype=np.int32), residual, residual)
     return highs
 
 

@@ -17,7 +17,8 @@ any other, may reveal an enterprise group's business.
    with each version's sums and the equality of every cell a correction did not touch. Each confidential value
    (of any version) must stay uncertain by ``protection_percent`` of itself either way, each cell hidden only to
    protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
-   While any falls short, one more cell beside it is withheld (never one out unchanged) and the audit reruns.
+   While any falls short, cells beside it are withheld (never one out unchanged) and the audit reruns: a
+   neighbour each while many fall short, then the free cells of the cheapest move that protects it (``cover``).
 
 Cells are keyed by ``DIMENSIONS`` (``_T`` a total, a region possibly an economic zone); the sum relations follow
 from those keys and the province → zone → ``_T`` hierarchy. Inputs are *cell groups*: one row per cell and
@@ -30,14 +31,14 @@ import hashlib
 import hmac
 import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from pipelines.contract.contract import read_code_list
-from pipelines.statistics.audit import SOLVER, Directions, Interval, RecordAudit, Target
+from pipelines.statistics.audit import Certificate, Directions, Interval, RecordAudit, Target
 
 if TYPE_CHECKING:
     from pipelines.core.config import Settings
@@ -47,6 +48,9 @@ GROUP = "enterprise_group"
 TOTAL = "_T"
 FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
 ABSENT = "-"  # a cell with no data in a version: not published, known to be zero
+# Up to this many weak targets get each an exact cover (the cheapest move that protects it); more at once (the
+# first rounds) get one neighbour each, the next audit sorts out the rest.
+COVER_AT_MOST = 8
 
 
 @dataclass(frozen=True)
@@ -81,24 +85,6 @@ class Published:
     version: int
     cell_groups: pl.DataFrame
     flags: dict[tuple, str]
-
-
-@dataclass
-class Certificate:
-    """What the audit covered and proved, for the release's manifest (no parameter, no value)."""
-
-    versions_covered: list[int]
-    measures: list[str]
-    relations_per_version: int
-    unchanged_cell_links: int
-    targets: dict[str, int] = field(default_factory=dict)
-    smallest_margin: float | None = None  # room proven / room needed, over every target (>= 1)
-    already_public: int = 0  # values an earlier version published free: nothing now can protect them
-    unprotectable: int = 0  # weak with this version wholly withheld: exposed by earlier versions alone
-    solver: str = SOLVER
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def _zone_of_province() -> dict[str, str]:
@@ -284,12 +270,15 @@ class _Record:
             if not weak:
                 break
             remedied = False
-            for m, interval in {iv.target.cell: (m, iv) for m, iv in weak}.values():
-                candidates = self._candidates(interval, by_member, self.out[m])
-                if candidates:
+            few = len(weak) <= COVER_AT_MOST
+            for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
+                movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
+                withheld = audits[m].cover(interval, movable) - last * self.n if few else []
+                if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
                     need = max(interval.target.need_low, interval.target.need_high)
-                    self.status[_complement(candidates, self.values[m][last], need)] = SECONDARY
-                    remedied = True
+                    withheld = [_complement(candidates, self.values[m][last], need)]
+                self.status[withheld] = SECONDARY
+                remedied |= len(withheld) > 0
             if not remedied:  # all this version could withhold is: what is still weak was out before it
                 self.certificate.unprotectable = len(weak)
                 break

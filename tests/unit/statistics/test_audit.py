@@ -1,0 +1,53 @@
+"""The audit's cover: the cells it withholds for a weak target must open a move that protects it, checked by an
+LP written here (scipy over the table's own sums), not by the audit's programme."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linprog
+
+from pipelines.statistics.audit import RecordAudit, Target
+
+# A 2 x 3 table with its margins: cells 0-5 (row-major), row totals 6-7, column totals 8-10, the grand total 11.
+VALUES = np.array([40.0, 25.0, 35.0, 60.0, 30.0, 10.0, 100.0, 100.0, 100.0, 55.0, 45.0, 200.0])
+RELATIONS = [(6, (0, 1, 2)), (7, (3, 4, 5)), (8, (0, 3)), (9, (1, 4)), (10, (2, 5)), (11, (6, 7)), (11, (8, 9, 10))]
+
+
+def _range(hidden: np.ndarray, target: int) -> tuple[float, float]:
+    """What an attacker derives about one cell: free cells at their values, hidden ones anywhere >= 0."""
+    equalities = np.zeros((len(RELATIONS), len(VALUES)))
+    for r, (parent, children) in enumerate(RELATIONS):
+        equalities[r, parent], equalities[r, list(children)] = 1.0, -1.0
+    bounds = [(0, None) if hidden[c] else (v, v) for c, v in enumerate(VALUES)]
+    cost = np.zeros(len(VALUES))
+    cost[target] = 1.0
+    low, high = (
+        linprog(sign * cost, A_eq=equalities, b_eq=np.zeros(len(RELATIONS)), bounds=bounds) for sign in (1, -1)
+    )
+    assert low.status == 0 and high.status in (0, 3)  # above, unbounded (3) when the hidden cells form a cycle
+    return low.fun, np.inf if high.status == 3 else -high.fun
+
+
+def test_the_cover_of_a_lone_hidden_cell_opens_a_move_that_protects_it():
+    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
+    audit.hide(np.array([0]))
+    need = 0.1 * VALUES[0]
+    (interval,) = audit.intervals([Target((0,), (1.0,), need, need, 0, "cell")])
+    assert not interval.protected and interval.short_below and interval.short_above  # pinned by its free row
+
+    withheld = audit.cover(interval, np.arange(1, len(VALUES)))
+
+    assert 0 < len(withheld) <= 5 and 0 not in withheld
+    hidden = np.zeros(len(VALUES), dtype=bool)
+    hidden[[0, *withheld]] = True
+    low, high = _range(hidden, 0)
+    assert low <= VALUES[0] - need and high >= VALUES[0] + need
+    (after,) = audit.intervals([interval.target])
+    assert after.protected
+
+
+def test_no_cover_when_nothing_may_move():
+    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
+    audit.hide(np.array([0]))
+    (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
+    assert len(audit.cover(interval, np.array([], dtype=np.int64))) == 0
