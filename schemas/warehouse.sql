@@ -80,6 +80,30 @@ create table if not exists core.usage (
     settlement_amount decimal(18, 4) not null  -- the contract caps a row at 10^13 yuan: 18 digits suffice
 );
 
+-- core.submission_totals keeps each count's exact total too: the month's bound (validate.check_month_bound)
+-- adds these up instead of reading the month's accepted rows again for every new report. Filled in once for
+-- ledgers from before they were kept (a no-op afterwards: no null rows, nothing read).
+alter table core.submission_totals add column if not exists input_tokens hugeint;
+alter table core.submission_totals add column if not exists cached_input_tokens hugeint;
+alter table core.submission_totals add column if not exists output_tokens hugeint;
+alter table core.submission_totals add column if not exists requests hugeint;
+update core.submission_totals as t
+set input_tokens = u.input_tokens, cached_input_tokens = u.cached_input_tokens, output_tokens = u.output_tokens,
+    requests = u.requests
+from (
+    select
+        submission_id,
+        modality,
+        sum(input_tokens)::hugeint as input_tokens,
+        sum(cached_input_tokens)::hugeint as cached_input_tokens,
+        sum(output_tokens)::hugeint as output_tokens,
+        sum(requests)::hugeint as requests
+    from core.usage
+    where submission_id in (select submission_id from core.submission_totals where requests is null)
+    group by all
+) as u
+where t.submission_id = u.submission_id and t.modality = u.modality;
+
 -- Current figures: rows of each provider's accepted (not superseded) report for each month.
 create or replace view core.current_usage as
 select u.*

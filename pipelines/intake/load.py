@@ -94,7 +94,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         else:
             late = check_registered(con, verdict)  # first: nothing else matters from an unregistered sender
             if verdict.accepted and not late:
-                late = check_history(con, verdict, settings) or check_month_bound(con, verdict, claim.report)
+                late = check_history(con, verdict, settings) or check_month_bound(con, verdict)
             if late:
                 verdict.failures[:0] = late
                 # Keep these failures in verdict.json before the commit: a run resumed after a crash between
@@ -153,19 +153,8 @@ def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -
     crash_point("load.after_rows_insert")
     if inserted != verdict.row_count:  # the file changed since it was validated: refuse to half-trust it
         raise RuntimeError(f"loaded {inserted} rows of {claim.report}, expected {verdict.row_count}")
-    con.executemany(
-        "insert into core.submission_totals values (?, ?, ?, ?, ?)",
-        [
-            [
-                claim.received.submission_id,
-                t["modality"],
-                t["rows"],
-                int(t["total_tokens"]),
-                t["settlement_amount"],
-            ]
-            for t in verdict.totals
-        ],
-    )
+    for totals in verdict.totals:
+        run_sql(con, "intake/insert_totals", **params, **totals)
     run_sql(con, "intake/supersede", provider_id=claim.received.provider_id, report_period=verdict.report_period)
     received = claim.received  # this arrival's ledger row (the same bytes may have arrived in another folder)
     key = {"provider": received.provider_id, "file_name": received.file_name, "received_at": received.received_at}

@@ -82,7 +82,7 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
         if verdict.accepted:
             verdict.totals = _totals(con)
-            verdict.failures.extend(_check_report_bounds(con))
+            verdict.failures.extend(_check_report_bounds(verdict.totals))
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).
@@ -147,14 +147,13 @@ def check_history(con: duckdb.DuckDBPyConnection, verdict: Verdict, settings: Se
     return failures
 
 
-def _check_report_bounds(con: duckdb.DuckDBPyConnection) -> list[RuleFailure]:
+def _check_report_bounds(totals: list[dict]) -> list[RuleFailure]:
     """The report's totals of each count, exactly, against ``REPORT_TOTAL_LIMIT``."""
-    totals = _count_totals(con, "report", {})
     hint = "over the report; check the units (tokens, not thousandths) and resend"
-    return _beyond("contract.report_total", "structure", totals, REPORT_TOTAL_LIMIT, hint)
+    return _beyond("contract.report_total", "structure", _count_totals(totals), REPORT_TOTAL_LIMIT, hint)
 
 
-def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Path) -> list[RuleFailure]:
+def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> list[RuleFailure]:
     """The month's accepted totals with this report (replacing its provider's current one) against
     ``MONTH_TOTAL_LIMIT``: what keeps every published sum of the month within int64."""
     others = run_sql(
@@ -163,17 +162,15 @@ def check_month_bound(con: duckdb.DuckDBPyConnection, verdict: Verdict, path: Pa
         report_period=verdict.report_period,
         provider_id=verdict.received.provider_id,
     ).fetchall()[0]
-    own = _count_totals(con, "read_parquet($path)", {"path": str(path)})
+    own = _count_totals(verdict.totals)
     totals = {m: int(before) + total for (m, total), before in zip(own.items(), others, strict=True)}
     hint = "for the month's accepted reports with this one; contact the bureau"
     return _beyond("contract.month_total", "history", totals, MONTH_TOTAL_LIMIT, hint)
 
 
-def _count_totals(con: duckdb.DuckDBPyConnection, source: str, params: dict) -> dict[str, int]:
-    """Exact (hugeint) totals of each count measure over ``source`` (a relation the caller names)."""
-    sums = ", ".join(f"coalesce(sum({m}), 0)::hugeint" for m in COUNT_MEASURES)
-    row = con.sql(f"select {sums} from {source}", params=params or None).fetchall()[0]
-    return {m: int(total) for m, total in zip(COUNT_MEASURES, row, strict=True)}
+def _count_totals(totals: list[dict]) -> dict[str, int]:
+    """A report's exact total of each count measure, from its totals by modality."""
+    return {m: sum(int(t[m]) for t in totals) for m in COUNT_MEASURES}
 
 
 def _beyond(rule: str, layer: str, totals: dict[str, int], limit: int, hint: str) -> list[RuleFailure]:
@@ -191,11 +188,22 @@ def _beyond(rule: str, layer: str, totals: dict[str, int], limit: int, hint: str
 
 
 def _totals(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Per modality: rows, total tokens, settlement and each count, exact (hugeint, kept as text in JSON)."""
+    counts = ", ".join(f"sum({m})::hugeint" for m in COUNT_MEASURES)
     rows = con.sql(
-        "select modality, count(*), sum(input_tokens + output_tokens)::hugeint, sum(settlement_amount) "
+        f"select modality, count(*), sum(input_tokens + output_tokens)::hugeint, sum(settlement_amount), {counts} "
         "from report group by modality order by modality"
     ).fetchall()
-    return [{"modality": m, "rows": n, "total_tokens": str(t), "settlement_amount": str(a)} for m, n, t, a in rows]
+    return [
+        {
+            "modality": modality,
+            "rows": n,
+            "total_tokens": str(tokens),
+            "settlement_amount": str(amount),
+            **{m: str(total) for m, total in zip(COUNT_MEASURES, sums, strict=True)},
+        }
+        for modality, n, tokens, amount, *sums in rows
+    ]
 
 
 def check_registered(con: duckdb.DuckDBPyConnection, verdict: Verdict) -> list[RuleFailure]:

@@ -58,7 +58,8 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
             [submission, provider, month, len(rows)],
         )
         con.execute(
-            "insert into core.submission_totals values (?, 'text', ?, ?, 0)",
+            "insert into core.submission_totals (submission_id, modality, row_count, total_tokens, settlement_amount) "
+            "values (?, 'text', ?, ?, 0)",
             [submission, len(rows), sum(r[6] + r[8] for r in rows)],
         )
         for _, _, *values in rows:  # region, modality, customer type, sector, the measures
