@@ -64,6 +64,10 @@ class Verdict:
     def accepted(self) -> bool:
         return not self.failures
 
+    def has_count_totals(self) -> bool:
+        """Whether the totals carry each count's exact total (the load adds them to the month's bound)."""
+        return all("requests" in totals for totals in self.totals)
+
     def summary(self) -> str:
         """One line for the ledger."""
         if not self.failures:

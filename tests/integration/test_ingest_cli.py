@@ -210,3 +210,31 @@ def test_providers_without_an_accepted_report_are_overdue(faulted, monkeypatch):
     with read_warehouse(load_settings()) as con:
         assert list_overdue_providers(read_period_status(con, "2026-09")) == []
         assert list_overdue_providers(read_period_status(con, "2026-10")) == sorted(p for p, f in fault_of.items() if f)
+
+
+def test_a_verdict_kept_by_an_older_version_is_made_again(tmp_path, monkeypatch):
+    """A run killed after validation, resumed by a version whose load needs each count's total: the kept
+    verdict (totals without the counts) is not trusted, the file is validated again and loads exactly."""
+    from pipelines.core.config import load_settings
+    from pipelines.intake.ingest import claim_inbox
+    from pipelines.intake.verify import validate_claims
+
+    data = tmp_path / "data"
+    monkeypatch.setenv("TOKENSTATS_DATA_DIR", str(data))
+    reports = generate_month(data, "2026-10", rows=2_000, providers=2)
+    requests = sum(pl.read_parquet(r.path)["requests"].sum() for r in reports)
+    claims, _ = claim_inbox(load_settings())
+    validate_claims(claims, load_settings())
+    for claim in claims:
+        kept = json.loads(claim.verdict_file.read_text())
+        kept["totals"] = [
+            {k: t[k] for k in ("modality", "rows", "total_tokens", "settlement_amount")} for t in kept["totals"]
+        ]
+        claim.verdict_file.write_text(json.dumps(kept))
+    assert main(["ingest"]) == 0
+    with _warehouse(data) as con:
+        loaded = con.sql("select sum(requests)::bigint, count(*) from core.usage").fetchall()[0]
+        kept = con.sql(
+            "select sum(requests)::bigint, count(*) filter (where requests is null) from core.submission_totals"
+        ).fetchall()[0]
+    assert loaded == (requests, sum(r.rows for r in reports)) and kept == (requests, 0)
