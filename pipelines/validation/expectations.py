@@ -91,8 +91,10 @@ class _Session:
 
     def __init__(self, docs_dir: Path, table: str) -> None:
         gx = _gx()
-        # GX renders into a scratch site; each page then joins the one offline site (datadocs.py).
-        self.scratch = docs_dir / ".scratch" / f"gx-{os.getpid()}"
+        # GX renders into a scratch site; each page then joins the one offline site (datadocs.py). The folder is
+        # the process's own, with no parent shared with other validating processes: removing a shared parent
+        # once empty raced with another process creating its site in it (GX failed to render that page).
+        self.scratch = docs_dir / f".scratch-gx-{os.getpid()}"
         self.lock = threading.Lock()
         self.context = gx.get_context(mode="ephemeral", project_config=_project_config(self.scratch))
         self.context.variables.progress_bars = _progress_bars_off()
@@ -155,15 +157,14 @@ class _Session:
         (datadocs.py publishes this page and writes its own index)."""
         self.context.build_data_docs(site_names=["tokenstats"], resource_identifiers=[identifier], build_index=False)
         docs = self.context.get_docs_sites_urls(resource_identifier=identifier, site_names=["tokenstats"])
-        return Path(docs[0]["site_url"].removeprefix("file://")) if docs else None
+        url = docs[0]["site_url"] if docs else None  # None when GX could not render it (GX logged why)
+        return Path(url.removeprefix("file://")) if url else None
 
     def forget(self, identifier: Any) -> None:
         """Drop the file's result and scratch pages: the session does not grow from file to file."""
         if identifier is not None:
             self.context.validation_results_store.remove_key(identifier)
         shutil.rmtree(self.scratch, ignore_errors=True)
-        with contextlib.suppress(OSError):  # the scratch folder itself, once no validation uses it
-            self.scratch.parent.rmdir()
 
 
 @functools.lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import warnings
 from pathlib import Path
 
@@ -100,7 +101,22 @@ def test_one_reused_gx_session_gives_each_file_its_own_verdict_and_page(tmp_path
     assert [p.stem for p in pages] == [received.submission_id for _, received in runs]
     status = [re.search(r"Status:</span>\s*<i[^>]*></i>\s*(\w+)", p.read_text()).group(1) for p in pages]
     assert status == ["Succeeded", "Failed", "Succeeded"]
-    assert not (settings.docs_dir / ".scratch").exists()  # GX's scratch site is emptied after every file
+    assert not list(settings.docs_dir.glob(".scratch*"))  # GX's scratch site is removed after every file
+
+
+def test_a_session_removes_nothing_but_its_own_scratch_site(tmp_path, monkeypatch):
+    """Validating processes share the docs folder: removing a folder another process may be creating its scratch
+    site in (a shared parent, once empty) made GX fail to render that process's page under load."""
+    path, received = _report(tmp_path)
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    removed: list[Path] = []
+    real_rmtree, real_rmdir = shutil.rmtree, Path.rmdir
+    monkeypatch.setattr(shutil, "rmtree", lambda p, *a, **k: (removed.append(Path(p)), real_rmtree(p, *a, **k)))
+    monkeypatch.setattr(Path, "rmdir", lambda p: (removed.append(p), real_rmdir(p)))
+    failures, page = _run(path, received, settings)
+    assert failures == [] and page
+    assert _session(settings.docs_dir, "report", os.getpid()).scratch in removed
+    assert all(str(os.getpid()) in p.name for p in removed), removed  # each a folder of this process's own
 
 
 def test_stock_gx_sql_engine_loses_duckdb_results(tmp_path):
