@@ -38,6 +38,7 @@ def configure_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> 
     if settings.duckdb_threads:
         con.execute(f"set threads = {int(settings.duckdb_threads)}")
     con.execute("set preserve_insertion_order = false")
+    con.execute("set enable_progress_bar = false")  # DuckDB draws it on stdout: the command's output, task logs
     return con
 
 

@@ -156,11 +156,16 @@ def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
     if not settings.analyst_file.exists():
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
     con = duckdb.connect(str(settings.analyst_file), read_only=True, config=_sandbox_config(settings))
+    # A session setting (no connect-time option), so set before the configuration is locked: DuckDB draws its
+    # progress bar on stdout, into the CSV or JSON, once a query has run two seconds.
+    con.execute("set enable_progress_bar = false")
+    con.execute("set lock_configuration = true")
     return con.sql(sql)
 
 
 def _sandbox_config(settings: Settings) -> dict[str, Any]:
-    """DuckDB settings of the analyst's connection, fixed at connect time and locked."""
+    """DuckDB settings of the analyst's connection, fixed at connect time (``query_snapshot`` then locks the
+    configuration: SET, PRAGMA and RESET can change none of them)."""
     config: dict[str, Any] = {
         "enable_external_access": False,  # no file but the snapshot: read_*, COPY, EXPORT, ATTACH, INSTALL
         "autoinstall_known_extensions": False,
@@ -169,7 +174,6 @@ def _sandbox_config(settings: Settings) -> dict[str, Any]:
         "allow_unsigned_extensions": False,
         "temp_directory": "",  # no spilling: a query beyond the memory limit fails instead of writing
         "memory_limit": settings.duckdb_memory_limit,
-        "lock_configuration": True,  # SET, PRAGMA and RESET can change none of these
     }
     config["threads"] = settings.duckdb_threads or os.cpu_count() or 1
     return config
