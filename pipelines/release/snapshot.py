@@ -157,9 +157,11 @@ def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
     con = duckdb.connect(str(settings.analyst_file), read_only=True, config=_sandbox_config(settings))
     # A session setting (no connect-time option), so set before the configuration is locked: DuckDB draws its
-    # progress bar on stdout, into the CSV or JSON, once a query has run two seconds.
-    con.execute("set enable_progress_bar = false")
-    con.execute("set lock_configuration = true")
+    # progress bar on stdout, into the CSV or JSON, once a query has run two seconds. A second connection in
+    # one process shares the database, locked already by the first (the command line makes one).
+    if not con.execute("select current_setting('lock_configuration')").fetchall()[0][0]:
+        con.execute("set enable_progress_bar = false")
+        con.execute("set lock_configuration = true")
     return con.sql(sql)
 
 
