@@ -32,6 +32,9 @@ from scipy import sparse
 HIDDEN_VALUE_CAP = 10.0
 # Batch proving: at most this many joint solves per side, while each proves enough targets.
 BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
+# Targets still unproven after the batch solves: from this many on, one spread solve (``_spread``) comes first; it
+# costs some dozen warm-started solves.
+SPREAD_MIN_TARGETS = 32
 # How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
 FEASIBILITY = 1e-7
 KEPT_DIRECTIONS = 256
@@ -191,8 +194,9 @@ class RecordAudit:
             if np.abs(self.matrix @ moved).max(initial=0.0) <= 1e-9:
                 widen(moved)
         binding: dict[int, tuple[int, ...]] = {}
-        # A few solves push all unproven targets together (weighted to each one's size); the targets left get a
-        # solve of their own. A side that fails is always solved exactly.
+        # A few solves push all unproven targets together (weighted to each one's size); when many are left, one
+        # solve carries each towards its need at once (``_spread``); the targets left get a solve of their own. A
+        # side that fails is always solved exactly.
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
             minimise = sense == highspy.ObjSense.kMinimize
 
@@ -215,6 +219,12 @@ class RecordAudit:
                 widen(solution)
                 if len(pending(waiting)) > (1 - BATCH_MIN_GAIN) * len(waiting):
                     break
+            waiting = pending(everyone)
+            if len(waiting) >= SPREAD_MIN_TARGETS:  # many left: one dearer solve instead of a solve each
+                need = need_low[waiting] if minimise else need_high[waiting]
+                solution = self._spread(objective[waiting], need, upward=not minimise)
+                if solution is not None:
+                    widen(solution)
             for j in pending(everyone):
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
@@ -268,6 +278,38 @@ class RecordAudit:
             return np.flatnonzero(charged & (move[:n] + move[n:] > COVER_TOLERANCE))
         finally:
             highs.deleteRows(1, np.array([highs.getNumRow() - 1], dtype=np.int32))
+
+    def _spread(self, objective: sparse.csr_matrix, need: np.ndarray, upward: bool) -> np.ndarray | None:
+        """A point of the programme that moves each target (a row of ``objective``) up to its ``need`` (scaled) the
+        ``upward`` way, as many as far as they go together. Its own programme: a progress column per target,
+        capped at the need, at most the target's move, summed relative to each need; moving a target the wrong
+        way counts against. (The batch solves' weighted sum instead runs a few targets as far as they go, and
+        leaves the rest for a solve each.) None when the solver gives no optimum."""
+        n, k = len(self.truth), objective.shape[0]
+        sign = 1.0 if upward else -1.0
+        # Rows: every sum and link kept by the move from the truth; progress - sign * (target's move) <= 0.
+        matrix = sparse.bmat([[self.matrix, None], [-sign * objective, sparse.identity(k)]], format="csc")
+        highs = _model(matrix, np.zeros(n + k))
+        highs.setOptionValue("solver", "ipm")  # from scratch on a new programme: interior point, then a vertex
+        lower = np.concatenate([np.where(self.hidden, -self.truth, 0.0), np.full(k, -highspy.kHighsInf)])
+        upper = np.concatenate([np.where(self.hidden, HIDDEN_VALUE_CAP - self.truth, 0.0), need * COVER_MARGIN])
+        highs.changeColsBounds(n + k, np.arange(n + k, dtype=np.int32), lower, upper)
+        rows = self.matrix.shape[0]
+        residual = -(self.matrix @ self.truth)  # as in the cover: moves restore the sums to the float
+        highs.changeRowsBounds(
+            rows + k,
+            np.arange(rows + k, dtype=np.int32),
+            np.concatenate([residual, np.full(k, -highspy.kHighsInf)]),
+            np.concatenate([residual, np.zeros(k)]),
+        )
+        # Each target counts relative to its need, within six orders of magnitude (a wider range is ill-posed).
+        weights = np.concatenate([np.zeros(n), 1.0 / np.maximum(need, need.max() * 1e-6)])
+        highs.changeColsCost(n + k, np.arange(n + k, dtype=np.int32), weights)
+        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
+        highs.run()
+        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            return None
+        return self.truth + np.asarray(highs.getSolution().col_value)[:n]
 
     def _step_along(
         self,

@@ -3,9 +3,15 @@ LP written here (scipy over the table's own sums), not by the audit's programme.
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.optimize import linprog
 
+from pipelines.statistics import audit as audit_module
 from pipelines.statistics.audit import RecordAudit, Target
 
 # A 2 x 3 table with its margins: cells 0-5 (row-major), row totals 6-7, column totals 8-10, the grand total 11.
@@ -51,3 +57,34 @@ def test_no_cover_when_nothing_may_move():
     audit.hide(np.array([0]))
     (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
     assert len(audit.cover(interval, np.array([], dtype=np.int64))) == 0
+
+
+@pytest.mark.parametrize("spread_from", [audit_module.SPREAD_MIN_TARGETS, 1], ids=["as configured", "spread first"])
+@settings(max_examples=40, deadline=None)
+@given(
+    hidden=st.lists(st.booleans(), min_size=len(VALUES), max_size=len(VALUES)).filter(lambda h: sum(h) >= 2),
+    percent=st.floats(min_value=1.0, max_value=150.0),
+)
+def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_from, hidden, percent):
+    """Every hidden cell a target at once (batch solves, and the spread solve as configured or always first):
+    what the audit proves about each lies within the attacker's exact range, and it is found protected when, and
+    only when, that range leaves its need either way."""
+    hidden = np.array(hidden)
+    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
+    audit.hide(np.flatnonzero(hidden))
+    targets = [Target((c,), (1.0,), percent / 100 * v, percent / 100 * v, c, "cell") for c, v in enumerate(VALUES)]
+    targets = [t for t in targets if hidden[t.cell]]
+
+    with mock.patch.object(audit_module, "SPREAD_MIN_TARGETS", spread_from):
+        intervals = audit.intervals(targets)
+
+    for interval in intervals:
+        need, value = interval.target.need_low, VALUES[interval.target.cell]
+        low, high = _range(hidden, interval.target.cell)
+        tolerance = 1e-6 * VALUES.max()
+        assert low - tolerance <= interval.low and interval.high <= high + tolerance  # reached by a point
+        room = min(value - low, high - value)
+        if interval.protected:
+            assert room >= need * (1 - 1e-6)
+        elif room >= need * (1 + 1e-6):
+            raise AssertionError(f"cell {interval.target.cell}: the attacker's room {room} was not proven")
