@@ -32,9 +32,9 @@ from scipy import sparse
 HIDDEN_VALUE_CAP = 10.0
 # Batch proving: at most this many joint solves per side, while each proves enough targets.
 BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
-# Targets still unproven after the batch solves: from this many on, one spread solve (``_spread``) comes first; it
-# costs some dozen warm-started solves.
-SPREAD_MIN_TARGETS = 32
+# When at least half of the first targets solved one by one proved protected, and this many are still unproven, one
+# spread solve (``_spread``, the cost of some dozen solves) proves what it can of them before the rest go on.
+SPREAD_TRIAL, SPREAD_MIN_TARGETS = 16, 32
 # How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
 FEASIBILITY = 1e-7
 KEPT_DIRECTIONS = 256
@@ -194,9 +194,9 @@ class RecordAudit:
             if np.abs(self.matrix @ moved).max(initial=0.0) <= 1e-9:
                 widen(moved)
         binding: dict[int, tuple[int, ...]] = {}
-        # A few solves push all unproven targets together (weighted to each one's size); when many are left, one
-        # solve carries each towards its need at once (``_spread``); the targets left get a solve of their own. A
-        # side that fails is always solved exactly.
+        # A few solves push all unproven targets together (weighted to each one's size); the targets left get a
+        # solve of their own, unless those turn out mostly protected: then one solve carries all the rest towards
+        # their needs at once (``_spread``). A side that fails is always solved exactly.
         for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
             minimise = sense == highspy.ObjSense.kMinimize
 
@@ -219,15 +219,18 @@ class RecordAudit:
                 widen(solution)
                 if len(pending(waiting)) > (1 - BATCH_MIN_GAIN) * len(waiting):
                     break
-            waiting = pending(everyone)
-            if len(waiting) >= SPREAD_MIN_TARGETS:  # many left: one dearer solve instead of a solve each
-                need = need_low[waiting] if minimise else need_high[waiting]
-                solution = self._spread(objective[waiting], need, upward=not minimise)
-                if solution is not None:
-                    widen(solution)
+            solved = proven = 0
             for j in pending(everyone):
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
+                waiting = pending(everyone)
+                if solved == SPREAD_TRIAL and 2 * proven >= solved and len(waiting) >= SPREAD_MIN_TARGETS:
+                    need = need_low[waiting] if minimise else need_high[waiting]
+                    solution = self._spread(objective[waiting], need, upward=not minimise)
+                    if solution is not None:
+                        widen(solution)
+                    if not len(pending(np.array([j]))):
+                        continue
                 bound, solution = self._solve(objective[j].toarray().ravel(), sense)
                 if solution is not None:
                     widen(solution)
@@ -235,8 +238,11 @@ class RecordAudit:
                     low_seen[j] = min(low_seen[j], bound)
                 else:
                     high_seen[j] = max(high_seen[j], bound)
+                solved += 1
                 if len(pending(np.array([j]))):
                     binding[int(j)] = self._binding_free_columns()
+                else:
+                    proven += 1
         self.directions.add(found)
         return [
             Interval(t, value[i] * self.scale, low_seen[i] * self.scale, high_seen[i] * self.scale, binding.get(i, ()))

@@ -59,13 +59,17 @@ def test_no_cover_when_nothing_may_move():
     assert len(audit.cover(interval, np.array([], dtype=np.int64))) == 0
 
 
-@pytest.mark.parametrize("spread_from", [audit_module.SPREAD_MIN_TARGETS, 1], ids=["as configured", "spread first"])
+@pytest.mark.parametrize(
+    "spread_after",
+    [(audit_module.SPREAD_TRIAL, audit_module.SPREAD_MIN_TARGETS), (0, 1)],
+    ids=["as configured", "spread first"],
+)
 @settings(max_examples=40, deadline=None)
 @given(
     hidden=st.lists(st.booleans(), min_size=len(VALUES), max_size=len(VALUES)).filter(lambda h: sum(h) >= 2),
     percent=st.floats(min_value=1.0, max_value=150.0),
 )
-def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_from, hidden, percent):
+def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_after, hidden, percent):
     """Every hidden cell a target at once (batch solves, and the spread solve as configured or always first):
     what the audit proves about each lies within the attacker's exact range, and it is found protected when, and
     only when, that range leaves its need either way."""
@@ -75,7 +79,11 @@ def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_from, hi
     targets = [Target((c,), (1.0,), percent / 100 * v, percent / 100 * v, c, "cell") for c, v in enumerate(VALUES)]
     targets = [t for t in targets if hidden[t.cell]]
 
-    with mock.patch.object(audit_module, "SPREAD_MIN_TARGETS", spread_from):
+    trial, least = spread_after
+    with (
+        mock.patch.object(audit_module, "SPREAD_TRIAL", trial),
+        mock.patch.object(audit_module, "SPREAD_MIN_TARGETS", least),
+    ):
         intervals = audit.intervals(targets)
 
     for interval in intervals:
