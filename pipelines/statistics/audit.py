@@ -33,7 +33,7 @@ HIDDEN_VALUE_CAP = 10.0
 # Batch proving: at most this many joint solves per side, while each proves enough targets.
 BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
 # When at least half of the first targets solved one by one proved protected, and this many are still unproven, one
-# spread solve (``_spread``, the cost of some dozen solves) proves what it can of them before the rest go on.
+# spread solve (``_spread``, the cost of a few dozen solves) proves what it can of them before the rest go on.
 SPREAD_TRIAL, SPREAD_MIN_TARGETS = 16, 32
 # How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
 FEASIBILITY = 1e-7
