@@ -17,15 +17,14 @@ next measure or the next round are proven by a step along a known direction, wit
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
 import highspy
 import numpy as np
 from scipy import sparse
+
+from pipelines.statistics.programmes import cover_model, fixed_model
 
 # Values are scaled to the largest cell; a hidden value may range up to this many times that. A cap far above
 # any cell keeps every programme bounded (when even the totals are hidden); reaching it is proof enough.
@@ -145,7 +144,7 @@ class RecordAudit:
             cols += [int(a), int(b)]
             coefs += [1.0, -1.0]
         self.matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(first + len(links), len(truth)))
-        self.highs = _model(self.matrix, self.truth)
+        self.highs = fixed_model(self.matrix, self.truth)
         self._cover: highspy.Highs | None = None  # built when a target first needs cells withheld
 
     def hide(self, columns: np.ndarray) -> None:
@@ -263,7 +262,7 @@ class RecordAudit:
 
     def _cover_one_side(self, target: Target, upward: bool, movable: np.ndarray) -> np.ndarray:
         if self._cover is None:
-            self._cover = _cover_model(self.matrix, self.truth)
+            self._cover = cover_model(self.matrix, self.truth)
         highs, n = self._cover, len(self.truth)
         open_, charged = self.hidden | movable, movable & ~self.hidden
         upper = np.concatenate([np.where(open_, HIDDEN_VALUE_CAP - self.truth, 0.0), np.where(open_, self.truth, 0.0)])
@@ -295,7 +294,7 @@ class RecordAudit:
         sign = 1.0 if upward else -1.0
         # Rows: every sum and link kept by the move from the truth; progress - sign * (target's move) <= 0.
         matrix = sparse.bmat([[self.matrix, None], [-sign * objective, sparse.identity(k)]], format="csc")
-        highs = _model(matrix, np.zeros(n + k))
+        highs = fixed_model(matrix, np.zeros(n + k))
         highs.setOptionValue("solver", "ipm")  # from scratch on a new programme: interior point, then a vertex
         lower = np.concatenate([np.where(self.hidden, -self.truth, 0.0), np.full(k, -highspy.kHighsInf)])
         upper = np.concatenate([np.where(self.hidden, HIDDEN_VALUE_CAP - self.truth, 0.0), need * COVER_MARGIN])
@@ -369,50 +368,3 @@ class RecordAudit:
             if attempt == 0:
                 highs.clearSolver()  # a numerical dead end from the last basis: once more from scratch
         raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
-
-
-def _model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.Highs:
-    """Rows: relations and links (= 0). Columns: cells of every version, each fixed at its value until hidden."""
-    with _stdout_silenced():  # HiGHS prints its banner from C, past Python's sys.stdout
-        highs = highspy.Highs()
-    highs.setOptionValue("output_flag", False)
-    # Each solve changes only the objective or a few bounds: primal simplex from the last basis; presolve drops
-    # the fixed (free) cells first.
-    highs.setOptionValue("simplex_strategy", 4)
-    highs.setOptionValue("presolve", "on")
-    lp = highspy.HighsLp()
-    n = matrix.shape[1]
-    lp.num_col_, lp.num_row_ = n, matrix.shape[0]
-    lp.col_cost_ = np.zeros(n)
-    lp.col_lower_ = fixed_values.copy()
-    lp.col_upper_ = fixed_values.copy()
-    lp.row_lower_ = np.zeros(matrix.shape[0])
-    lp.row_upper_ = np.zeros(matrix.shape[0])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = matrix.indptr
-    lp.a_matrix_.index_ = matrix.indices
-    lp.a_matrix_.value_ = matrix.data
-    highs.passModel(lp)
-    return highs
-
-
-def _cover_model(matrix: sparse.csc_matrix, truth: np.ndarray) -> highspy.Highs:
-    """Columns: each column's move up and move down from its true value; rows: every sum and link still holds."""
-    highs = _model(sparse.hstack([matrix, -matrix], format="csc"), np.zeros(2 * matrix.shape[1]))
-    residual = -(matrix @ truth)  # the true values satisfy the sums to the float: moves restore exactly that
-    highs.changeRowsBounds(len(residual), np.arange(len(residual), dtype=np.int32), residual, residual)
-    return highs
-
-
-@contextlib.contextmanager
-def _stdout_silenced() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
