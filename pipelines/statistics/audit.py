@@ -209,9 +209,7 @@ class RecordAudit:
                 waiting = pending(everyone)
                 if len(waiting) < BATCH_MIN_TARGETS:
                     break
-                # Each target weighted to its size, within six orders of magnitude (a wider range is ill-posed).
-                weights = 1.0 / np.maximum(np.maximum(need_low[waiting], need_high[waiting]), 1e-9)
-                weights = np.maximum(weights / weights.max(), 1e-6)
+                weights = _weights(np.maximum(need_low[waiting], need_high[waiting]))
                 solution = self._solve(np.asarray(objective[waiting].T @ weights).ravel(), sense, exact=False)[1]
                 if solution is None:
                     break
@@ -307,8 +305,7 @@ class RecordAudit:
             np.concatenate([residual, np.full(k, -highspy.kHighsInf)]),
             np.concatenate([residual, np.zeros(k)]),
         )
-        # Each target counts relative to its need, within six orders of magnitude (a wider range is ill-posed).
-        weights = np.concatenate([np.zeros(n), 1.0 / np.maximum(need, need.max() * 1e-6)])
+        weights = np.concatenate([np.zeros(n), _weights(need)])  # each target's progress relative to its need
         highs.changeColsCost(n + k, np.arange(n + k, dtype=np.int32), weights)
         highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
         highs.run()
@@ -368,3 +365,10 @@ class RecordAudit:
             if attempt == 0:
                 highs.clearSolver()  # a numerical dead end from the last basis: once more from scratch
         raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
+
+
+def _weights(need: np.ndarray) -> np.ndarray:
+    """Each target weighted to its size (1 / need, the largest weight 1), within six orders of magnitude: a wider
+    range is ill-posed for the solver."""
+    weights = 1.0 / np.maximum(need, 1e-9)
+    return np.maximum(weights / weights.max(), 1e-6)
