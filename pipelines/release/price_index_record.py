@@ -41,7 +41,8 @@ from pipelines.release.price_index import (
 )
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.disclosure import FREE, GROUP, SECONDARY, TOTAL, Rules
+from pipelines.statistics.cells import TOTAL
+from pipelines.statistics.disclosure import FREE, GROUP, SECONDARY, Rules
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from pipelines.release.release_check import MANIFEST, read_release_table
 from pipelines.release.revisions import build_revision_analysis, build_revision_triangle
 from pipelines.release.series import build_series
 from pipelines.release.tables import build_release_tables
-from pipelines.statistics.disclosure import DIMENSIONS, Published, Rules, protect_record
+from pipelines.statistics.cells import DIMENSIONS
+from pipelines.statistics.disclosure import Published, Rules, protect_record
 from pipelines.statistics.imputation import measure_coverage, read_estimated_contributions
 from pipelines.statistics.marts import TABLES, build_marts, group_cells, read_month_contributions
 
@@ -54,16 +55,19 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
         "select * exclude (reference_period) from mart.contributions where reference_period = $period",
         params={"period": period},
     ).to_arrow_table()
-    earlier = [
-        Published(
-            int(release.name[1:]),
-            group_cells(con, _contributions_of(con, period, read_manifest(release)["inputs"])),
-            _published_flags(release),
+    earlier = []
+    for release in list_published_versions(settings, period):
+        contributions = _contributions_of(con, period, read_manifest(release)["inputs"])
+        earlier.append(
+            Published(
+                int(release.name[1:]),
+                group_cells(con, contributions),
+                _published_flags(release),
+                pl.from_arrow(contributions),
+            )
         )
-        for release in list_published_versions(settings, period)
-    ]
     rules = Rules.from_settings(settings)
-    protected, certificate = protect_record(group_cells(con, stored), earlier, rules)
+    protected, certificate = protect_record(group_cells(con, stored), earlier, rules, atoms=pl.from_arrow(stored))
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:
         run_sql(con, "release/store_flags", period=period)

@@ -18,7 +18,7 @@ import polars as pl
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.release.series import release_version
-from pipelines.statistics.disclosure import DIMENSIONS, TOTAL
+from pipelines.statistics.cells import DIMENSIONS, TOTAL
 
 MEASURE = "total_tokens"
 TITLES = {

@@ -17,7 +17,7 @@ import polars as pl
 
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.disclosure import DIMENSIONS
+from pipelines.statistics.cells import DIMENSIONS
 
 SERIES_TABLES = ("national", "by_region", "by_modality", "by_sector", "use_type")
 PREFIX = "series_"

@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
-from pipelines.statistics.disclosure import DIMENSIONS, TOTAL
+from pipelines.statistics.cells import DIMENSIONS, TOTAL
 from pipelines.statistics.marts import MEASURES, TABLES, slice_tables
 
 CELL_MEASURES = (*MEASURES, "price_per_million_tokens", "share_of_total_pct", "change_on_previous_month_pct")

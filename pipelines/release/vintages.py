@@ -18,7 +18,7 @@ import polars as pl
 from pipelines.core.config import Settings
 from pipelines.release.release_check import MANIFEST, read_release_table
 from pipelines.release.release_model import MEASURES
-from pipelines.statistics.disclosure import DIMENSIONS
+from pipelines.statistics.cells import DIMENSIONS
 from pipelines.statistics.marts import TABLES
 
 RELEASE_COLUMNS = {

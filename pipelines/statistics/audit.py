@@ -1,9 +1,11 @@
 """The attacker's linear programme over the published record of a month, one measure at a time.
 
 A column per (version, cell): the cells of every version of the month already published and of the one about to
-go out, side by side. Rows: each version's sum relations (total − parts = 0) and, between two versions, x_v = x_w
-for every cell whose true value did not change (the strongest attacker knows which cells a correction left
-alone). A free cell's column is fixed at its published value; hiding it frees the column over [0, cap].
+go out, side by side, and (given the atoms, ``cells.py``) a column per (version, atom) under them. Rows: each
+version's relations (a cell = its atoms, or a total − its parts = 0) and, between two versions, x_v = x_w for
+every cell or atom whose true value did not change (the strongest attacker knows what a correction left alone).
+A free cell's column is fixed at its published value; hiding it frees the column over [0, cap]; atoms are never
+published, their columns always free.
 
 What must stay uncertain are **targets**: linear functions of the columns (a hidden cell's value, or the change
 of a cell between two versions), each with the protection it needs below and above its true value. The model
@@ -51,6 +53,7 @@ class Certificate:
     measures: list[str]
     relations_per_version: int
     unchanged_cell_links: int
+    atoms: int = 0  # unknowns under the cells (finest cells, merged where they lie in the same cells), per month
     targets: dict[str, int] = field(default_factory=dict)
     smallest_margin: float | None = None  # room proven / room needed, over every target (>= 1)
     already_public: int = 0  # values an earlier version published free: nothing now can protect them
@@ -133,17 +136,15 @@ class RecordAudit:
         self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
         self.truth = truth / self.scale
         self.hidden = np.zeros(len(truth), dtype=bool)
-        rows, cols, coefs = [], [], []
-        for r, (parent, children) in enumerate(relations):
-            rows += [r] * (1 + len(children))
-            cols += [parent, *children]
-            coefs += [1.0] + [-1.0] * len(children)
-        first = len(relations)
-        for r, (a, b) in enumerate(links, start=first):
-            rows += [r, r]
-            cols += [int(a), int(b)]
-            coefs += [1.0, -1.0]
-        self.matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(first + len(links), len(truth)))
+        # Rows: parent - children = 0 for each relation, then a - b = 0 for each link.
+        links = np.asarray(links, dtype=np.int64).reshape(-1, 2)
+        members = [np.array([parent, *children], dtype=np.int64) for parent, children in relations] + list(links)
+        rows = np.repeat(np.arange(len(members)), [len(m) for m in members])
+        firsts = np.cumsum([0] + [len(m) for m in members])[:-1]
+        coefs = -np.ones(len(rows))
+        coefs[firsts] = 1.0
+        cols = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+        self.matrix = sparse.csc_matrix((coefs, (rows, cols)), shape=(len(members), len(truth)))
         self.highs = fixed_model(self.matrix, self.truth)
         self._cover: highspy.Highs | None = None  # built when a target first needs cells withheld
 

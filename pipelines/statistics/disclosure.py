@@ -20,9 +20,8 @@ any other, may reveal an enterprise group's business.
    While any falls short, cells beside it are withheld (never one out unchanged) and the audit reruns: a
    neighbour each while many fall short, then the free cells of the cheapest move that protects it (``cover``).
 
-Cells are keyed by ``DIMENSIONS`` (``_T`` a total, a region possibly an economic zone); the sum relations follow
-from those keys and the province → zone → ``_T`` hierarchy. Inputs are *cell groups*: one row per cell and
-enterprise group (``group_column``) with a column per measure.
+Cells, their sum relations and the atoms under them: ``cells.py``. Inputs are *cell groups*: one row per cell
+and enterprise group (``GROUP``) with a column per measure.
 """
 
 from __future__ import annotations
@@ -37,15 +36,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from pipelines.contract.contract import read_code_list
 from pipelines.statistics.audit import Certificate, Directions, Interval, RecordAudit, Target
+from pipelines.statistics.cells import DIMENSIONS, list_sum_relations, merge_atoms, zone_of_province
 
 if TYPE_CHECKING:
     from pipelines.core.config import Settings
 
-DIMENSIONS = ("use_type", "region_code", "compute_region_code", "modality", "sector_code")
 GROUP = "enterprise_group"
-TOTAL = "_T"
 FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
 ABSENT = "-"  # a cell with no data in a version: not published, known to be zero
 # Up to this many weak targets get each an exact cover (the cheapest move that protects it); more at once (the
@@ -80,16 +77,13 @@ class Rules:
 
 @dataclass(frozen=True)
 class Published:
-    """An earlier version of the month: its cell groups (recomputed from its submissions) and its flags."""
+    """An earlier version of the month: its cell groups (recomputed from its submissions), its flags and its
+    atoms (finest cells, see ``protect_record``)."""
 
     version: int
     cell_groups: pl.DataFrame
     flags: dict[tuple, str]
-
-
-def _zone_of_province() -> dict[str, str]:
-    """The economic zone of each province code."""
-    return {r["region_code"]: r["economic_zone"] for r in read_code_list("provinces.csv")}
+    atoms: pl.DataFrame | None = None
 
 
 def _measures_of(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> list[str]:
@@ -133,41 +127,26 @@ def _change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
     return joined.select(*DIMENSIONS, GROUP, *changes)
 
 
-def list_sum_relations(keys: list[tuple], zones: dict[str, str] | None = None) -> list[tuple[int, tuple[int, ...]]]:
-    """Every total-and-parts relation among the cells (by key), along each dimension: (parent, children)."""
-    zones = _zone_of_province() if zones is None else zones
-    index = {key: i for i, key in enumerate(keys)}
-    groups: dict[tuple, list[int]] = defaultdict(list)
-    for i, key in enumerate(keys):
-        for d, value in enumerate(key):
-            if value == TOTAL:
-                continue
-            for parent_value in _ancestors(DIMENSIONS[d], value, zones):
-                parent = (*key[:d], parent_value, *key[d + 1 :])
-                if parent in index:
-                    groups[(d, parent)].append(i)
-                    break
-    return [(index[parent], tuple(children)) for (_, parent), children in groups.items()]
-
-
-def _ancestors(dimension: str, value: str, zones: dict[str, str]) -> list[str]:
-    """Nearest first: a province sums into its economic zone where zones are published, else the total."""
-    if dimension == "region_code" and value in zones:
-        return [zones[value], TOTAL]
-    return [TOTAL]
-
-
-def protect_cells(cell_groups: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None) -> pl.DataFrame:
+def protect_cells(
+    cell_groups: pl.DataFrame, rules: Rules, zones: dict[str, str] | None = None, atoms: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """The cells of a first release with ``conf_status`` (a month with nothing published before)."""
-    return protect_record(cell_groups, [], rules, zones)[0]
+    return protect_record(cell_groups, [], rules, zones, atoms)[0]
 
 
 def protect_record(
-    cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None = None
+    cell_groups: pl.DataFrame,
+    earlier: list[Published],
+    rules: Rules,
+    zones: dict[str, str] | None = None,
+    atoms: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, Certificate]:
     """The new version's cells with ``conf_status``, protected together with every earlier version, and the
-    certificate of what the audit proved."""
-    record = _Record(cell_groups, earlier, rules, zones)
+    certificate of what the audit proved. ``atoms``: the finest cells under the published ones (contributions,
+    keyed by ``DIMENSIONS``), for this version and in each of ``earlier``; the audit then sees what an attacker
+    who knows which of them hold data sees (``cells.py``). Without them it sees the published cells' sums alone,
+    which is all there is when the finest cells are published themselves."""
+    record = _Record(cell_groups, earlier, rules, zones, atoms)
     return record.protect(), record.certificate
 
 
@@ -175,7 +154,12 @@ class _Record:
     """The month's versions side by side: version ``len(earlier)`` (the last block) is the one being protected."""
 
     def __init__(
-        self, cell_groups: pl.DataFrame, earlier: list[Published], rules: Rules, zones: dict[str, str] | None
+        self,
+        cell_groups: pl.DataFrame,
+        earlier: list[Published],
+        rules: Rules,
+        zones: dict[str, str] | None,
+        atoms: pl.DataFrame | None,
     ) -> None:
         self.rules, self.earlier = rules, earlier
         self.measures = _measures_of(cell_groups)
@@ -200,7 +184,12 @@ class _Record:
         for v, published in enumerate(earlier):
             for key, flag in published.flags.items():
                 self.flags[v, index[key]] = flag
+        zones = zone_of_province() if zones is None else zones
         self.relations = list_sum_relations(self.keys, zones)
+        every_atoms = [p.atoms for p in earlier] + [atoms]
+        self.unknowns = None
+        if all(a is not None for a in every_atoms):
+            self.unknowns = merge_atoms(every_atoms, self.keys, DIMENSIONS, self.measures, zones)
         self.status = self._first_status(cell_groups, index)
         self.certificate = Certificate(
             [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
@@ -233,25 +222,51 @@ class _Record:
     # --- the loop ----------------------------------------------------------------------------------------------
 
     def protect(self) -> pl.DataFrame:
-        last = self.blocks - 1
         links = {m: self._links(m) for m in self.measures}
         self.out = {m: self._already_out(m) for m in self.measures}
         self.certificate.unchanged_cell_links = int(sum(len(v) for v in links.values()))
+        # The cells' programme first: it finds nearly the whole pattern at a fraction of the cost. The atoms' then
+        # proves every target afresh (what the first proved, it proved for a weaker attacker) and mends the rest.
+        self._remedy(self._audits(links, with_atoms=False))
+        if self.unknowns is not None:
+            self._remedy(self._audits(links, with_atoms=True))
+            self.certificate.atoms = self.unknowns.count
+        self.certificate.targets = self._target_counts()
+        keys = [k for k, p in zip(self.keys, self.present[-1], strict=True) if p]
+        frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
+        return frame.with_columns(conf_status=pl.Series(self.status[self.present[-1]]))
+
+    def _audits(self, links: dict[str, np.ndarray], with_atoms: bool) -> dict[str, RecordAudit]:
+        """A programme per measure. Columns: every version's cells, then (``with_atoms``) the atoms under them,
+        never published; rows: the cells' sums, which cells the atoms make, and the links."""
+        truth = {m: self.values[m].ravel() for m in self.measures}
         relations = [
             (v * self.n + parent, tuple(v * self.n + c for c in children))
             for v in range(self.blocks)
             for parent, children in self.relations
         ]
-        directions = Directions(self.blocks * self.n)  # a move found for one measure often proves the next
-        audits = {m: RecordAudit(self.values[m].ravel(), relations, links[m], directions) for m in self.measures}
+        hidden = [np.flatnonzero(np.isin(self.flags, [FEW, DOMINANT, SECONDARY]))]  # withheld before
+        if with_atoms and self.unknowns is not None:
+            relations += self.unknowns.relations(self.n, self.relations)
+            hidden.append(self.blocks * self.n + np.arange(int(self.unknowns.present.sum())))  # never published
+            truth = {m: np.concatenate([truth[m], self.unknowns.truth(m)]) for m in self.measures}
+            links = {m: np.vstack([links[m], self.unknowns.links(m, self.n)]) for m in self.measures}
+        directions = Directions(len(truth[self.measures[0]]))  # a move found for one measure often proves the next
+        audits = {m: RecordAudit(truth[m], relations, links[m], directions) for m in self.measures}
         for audit in audits.values():
-            audit.hide(np.flatnonzero(np.isin(self.flags, [FEW, DOMINANT, SECONDARY]).ravel()))
+            audit.hide(np.concatenate(hidden))
+        return audits
+
+    def _remedy(self, audits: dict[str, RecordAudit]) -> None:
+        """Audit, withhold beside what falls short, audit again: until every target is proven protected."""
+        last = self.blocks - 1
         by_member: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
         for relation in self.relations:
             for member in (relation[0], *relation[1]):
                 by_member[member].append(relation)
         proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
         margins: list[float] = []
+        self.certificate.unprotectable = 0
         while True:
             self._complete_relations()
             hidden = np.isin(self.status, [FEW, DOMINANT, SECONDARY])
@@ -282,11 +297,7 @@ class _Record:
             if not remedied:  # all this version could withhold is: what is still weak was out before it
                 self.certificate.unprotectable = len(weak)
                 break
-        self.certificate.targets = self._target_counts()
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
-        keys = [k for k, p in zip(self.keys, self.present[-1], strict=True) if p]
-        frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
-        return frame.with_columns(conf_status=pl.Series(self.status[self.present[-1]]))
 
     def _already_out(self, measure: str) -> np.ndarray:
         """Cells of the new version unchanged since a version that published them free: links pin them there."""

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 
 from pipelines.core.database import run_sql
-from pipelines.statistics.disclosure import DIMENSIONS, TOTAL
+from pipelines.statistics.cells import DIMENSIONS, TOTAL
 from pipelines.statistics.imputation import read_estimated_contributions, store_estimates
 
 MEASURES = (

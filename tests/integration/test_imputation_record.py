@@ -14,7 +14,7 @@ import pytest
 from pipelines.cli import main
 from pipelines.core.config import Settings
 from pipelines.release.snapshot import query_snapshot
-from pipelines.statistics.disclosure import DIMENSIONS
+from pipelines.statistics.cells import DIMENSIONS
 from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe
 from tests.imputation_oracle import archived_reports, estimated_rows

@@ -4,8 +4,8 @@ The attacker model here is the strongest one: unknowns are the finest cells (use
 modality × sector), every free published cell is an equation, every value is non-negative; across versions,
 atoms a correction left alone are known to be unchanged (``tests/record_attacker.py``). For each suppressed value
 and each change between versions, scipy's LP finds the range an attacker could derive. It shares no code with
-``pipelines.statistics.disclosure`` or ``pipelines.statistics.audit`` (which audit over published cells and their
-sum relations).
+``pipelines.statistics.disclosure``, ``cells`` or ``audit`` (which audit over the published cells and the atoms
+under them, merged where they lie in the same cells).
 """
 
 from __future__ import annotations
@@ -19,13 +19,12 @@ from hypothesis import strategies as st
 
 from pipelines.contract.contract import read_code_list
 from pipelines.core.database import read_sql
+from pipelines.statistics.cells import DIMENSIONS, list_sum_relations
 from pipelines.statistics.disclosure import (
-    DIMENSIONS,
     Published,
     Rules,
     apply_primary_rules,
     compute_rule_figures,
-    list_sum_relations,
     protect_cells,
     protect_record,
 )
@@ -133,7 +132,7 @@ def primary_failures(contributions: pl.DataFrame, cells: pl.DataFrame) -> set[tu
 @given(contribution_rows)
 def test_no_confidential_cell_can_be_recovered(rows):
     contributions = to_contributions(rows)
-    protected = protect_cells(cell_groups_of(contributions), RULES, ZONES)
+    protected = protect_cells(cell_groups_of(contributions), RULES, ZONES, contributions)
     flags = dict(zip(protected.select(DIMENSIONS).iter_rows(), protected["conf_status"], strict=True))
 
     # Every cell that fails a primary rule is suppressed.
@@ -155,11 +154,11 @@ def test_no_confidential_cell_can_be_recovered(rows):
             assert low <= value - required + 1e-6 * max(value, 1), (measure, key, flag, value, low, high)
 
 
-# Found by the property test above on 1 December 2026: its attacker knows which atoms (finest cells) are non-empty,
-# and an atom lies in cells of several tables. Here every atom with compute province _X is an image atom, so the
-# withheld (dominated) cell (final, _T, _X, _T, _T), 233,433 tokens, is at most the free (final, _T, _T, image, _T):
-# 248,652, where its protection needs 256,776. The audit's LP sees each table's sums, not the atoms the tables
-# share. Strict: once the audit models atoms this passes, and the mark must go.
+# Found by the property test above on 1 December 2026, when the audit saw each table's sums alone: its attacker
+# knows which atoms (finest cells) are non-empty, and an atom lies in cells of several tables. Here every atom with
+# compute province _X is an image atom, so the withheld (dominated) cell (final, _T, _X, _T, _T), 233,433 tokens,
+# was at most the free (final, _T, _T, image, _T): 248,652, where its protection needs 256,776. The audit now has a
+# column per atom (cells.py).
 ATOMS_SHARED_ACROSS_TABLES = [
     ("final", "110000", "_X", "image", "I", 0, 38164, 2785),
     ("intermediate", "110000", "150000", "text", "I", 0, 46799, 94798),
@@ -188,8 +187,7 @@ ATOMS_SHARED_ACROSS_TABLES = [
 ]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="the audit does not see atoms shared across tables")
-def test_an_attacker_who_knows_which_atoms_are_empty_narrows_a_cell_across_tables():
+def test_an_attacker_who_knows_which_atoms_are_empty_cannot_narrow_a_cell_across_tables():
     test_no_confidential_cell_can_be_recovered.hypothesis.inner_test(ATOMS_SHARED_ACROSS_TABLES)
 
 
@@ -210,9 +208,9 @@ def test_a_correction_reveals_no_confidential_value_or_change_across_versions(ro
     group, kind, province, factor = correction
     before, after = _correct(rows, group, kind, province, factor)
     v1_groups, v2_groups = cell_groups_of(before), cell_groups_of(after)
-    v1 = protect_cells(v1_groups, RULES, ZONES)
+    v1 = protect_cells(v1_groups, RULES, ZONES, before)
     v1_flags = dict(zip(v1.select(DIMENSIONS).iter_rows(), v1["conf_status"], strict=True))
-    v2, certificate = protect_record(v2_groups, [Published(1, v1_groups, v1_flags)], RULES, ZONES)
+    v2, certificate = protect_record(v2_groups, [Published(1, v1_groups, v1_flags, before)], RULES, ZONES, after)
     v2_flags = dict(zip(v2.select(DIMENSIONS).iter_rows(), v2["conf_status"], strict=True))
     assert certificate.versions_covered == [1, 2] and certificate.unprotectable == 0
 

@@ -17,7 +17,8 @@ import pytest
 
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import SCHEMAS_DIR, Settings
-from pipelines.statistics.disclosure import DIMENSIONS, Rules
+from pipelines.statistics.cells import DIMENSIONS
+from pipelines.statistics.disclosure import Rules
 from pipelines.statistics.imputation import list_late_providers, measure_coverage, store_estimates
 from pipelines.statistics.marts import build_marts
 
