@@ -129,9 +129,12 @@ class RecordAudit:
         relations: Sequence[tuple[int, Sequence[int]]],
         links: np.ndarray,
         directions: Directions | None = None,
+        spread_first: bool = False,
     ) -> None:
         """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal;
-        ``directions``: shared with the other measures' programmes of the same record."""
+        ``directions``: shared with the other measures' programmes of the same record; ``spread_first``: no batch
+        solves, the spread solve at once (for a programme expected to prove nearly every target)."""
+        self.spread_first = spread_first
         self.directions = directions if directions is not None else Directions(len(truth))
         self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
         self.truth = truth / self.scale
@@ -206,7 +209,7 @@ class RecordAudit:
                 return index[high_seen[index] < value[index] + need_high[index]]
 
             everyone = np.arange(len(targets))
-            for _ in range(BATCH_ROUNDS):
+            for _ in range(0 if self.spread_first else BATCH_ROUNDS):
                 waiting = pending(everyone)
                 if len(waiting) < BATCH_MIN_TARGETS:
                     break
@@ -222,7 +225,8 @@ class RecordAudit:
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
                 waiting = pending(everyone)
-                if solved == SPREAD_TRIAL and 2 * proven >= solved and len(waiting) >= SPREAD_MIN_TARGETS:
+                trial, least = (0, 1) if self.spread_first else (SPREAD_TRIAL, SPREAD_MIN_TARGETS)
+                if solved == trial and 2 * proven >= solved and len(waiting) >= least:
                     need = need_low[waiting] if minimise else need_high[waiting]
                     solution = self._spread(objective[waiting], need, upward=not minimise)
                     if solution is not None:

@@ -187,15 +187,15 @@ class _Record:
         zones = zone_of_province() if zones is None else zones
         self.relations = list_sum_relations(self.keys, zones)
         every_atoms = [p.atoms for p in earlier] + [atoms]
-        self.unknowns = None
-        if all(a is not None for a in every_atoms):
-            self.unknowns = merge_atoms(every_atoms, self.keys, DIMENSIONS, self.measures, zones)
+        known = all(a is not None for a in every_atoms)
+        self.unknowns = merge_atoms(every_atoms, self.keys, DIMENSIONS, self.measures, zones) if known else None
         self.status = self._first_status(cell_groups, index)
         self.certificate = Certificate(
             [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
             self.measures,
             len(self.relations),
             0,
+            atoms=self.unknowns.count if self.unknowns is not None else 0,
         )
 
     # --- which cells start hidden --------------------------------------------------------------------------
@@ -230,7 +230,6 @@ class _Record:
         self._remedy(self._audits(links, with_atoms=False))
         if self.unknowns is not None:
             self._remedy(self._audits(links, with_atoms=True))
-            self.certificate.atoms = self.unknowns.count
         self.certificate.targets = self._target_counts()
         keys = [k for k, p in zip(self.keys, self.present[-1], strict=True) if p]
         frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
@@ -238,7 +237,8 @@ class _Record:
 
     def _audits(self, links: dict[str, np.ndarray], with_atoms: bool) -> dict[str, RecordAudit]:
         """A programme per measure. Columns: every version's cells, then (``with_atoms``) the atoms under them,
-        never published; rows: the cells' sums, which cells the atoms make, and the links."""
+        never published; rows: the cells' sums, which cells the atoms make, and the links. The atoms' programme
+        mostly proves again what the cells' did: spread solves first (batch solves of its size cost a second)."""
         truth = {m: self.values[m].ravel() for m in self.measures}
         relations = [
             (v * self.n + parent, tuple(v * self.n + c for c in children))
@@ -252,7 +252,7 @@ class _Record:
             truth = {m: np.concatenate([truth[m], self.unknowns.truth(m)]) for m in self.measures}
             links = {m: np.vstack([links[m], self.unknowns.links(m, self.n)]) for m in self.measures}
         directions = Directions(len(truth[self.measures[0]]))  # a move found for one measure often proves the next
-        audits = {m: RecordAudit(truth[m], relations, links[m], directions) for m in self.measures}
+        audits = {m: RecordAudit(truth[m], relations, links[m], directions, with_atoms) for m in self.measures}
         for audit in audits.values():
             audit.hide(np.concatenate(hidden))
         return audits

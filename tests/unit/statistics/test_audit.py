@@ -60,26 +60,27 @@ def test_no_cover_when_nothing_may_move():
 
 
 @pytest.mark.parametrize(
-    "spread_after",
-    [(audit_module.SPREAD_TRIAL, audit_module.SPREAD_MIN_TARGETS), (0, 1)],
-    ids=["as configured", "spread first"],
+    ("spread_after", "spread_first"),
+    [((audit_module.SPREAD_TRIAL, audit_module.SPREAD_MIN_TARGETS), False), ((0, 1), False), (None, True)],
+    ids=["as configured", "spread after the batch solves", "spread first (the atoms' programme)"],
 )
 @settings(max_examples=40, deadline=None)
 @given(
     hidden=st.lists(st.booleans(), min_size=len(VALUES), max_size=len(VALUES)).filter(lambda h: sum(h) >= 2),
     percent=st.floats(min_value=1.0, max_value=150.0),
 )
-def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_after, hidden, percent):
-    """Every hidden cell a target at once (batch solves, and the spread solve as configured or always first):
+def test_the_audit_proves_exactly_what_an_attacker_cannot_narrow(spread_after, spread_first, hidden, percent):
+    """Every hidden cell a target at once (batch solves and the spread solve as configured, the spread solve at the
+    first one-by-one solve, or no batch solve and the spread solve at once):
     what the audit proves about each lies within the attacker's exact range, and it is found protected when, and
     only when, that range leaves its need either way."""
     hidden = np.array(hidden)
-    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
+    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64), spread_first=spread_first)
     audit.hide(np.flatnonzero(hidden))
     targets = [Target((c,), (1.0,), percent / 100 * v, percent / 100 * v, c, "cell") for c, v in enumerate(VALUES)]
     targets = [t for t in targets if hidden[t.cell]]
 
-    trial, least = spread_after
+    trial, least = spread_after or (audit_module.SPREAD_TRIAL, audit_module.SPREAD_MIN_TARGETS)
     with (
         mock.patch.object(audit_module, "SPREAD_TRIAL", trial),
         mock.patch.object(audit_module, "SPREAD_MIN_TARGETS", least),
