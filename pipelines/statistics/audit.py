@@ -225,8 +225,8 @@ class RecordAudit:
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
                 waiting = pending(everyone)
-                trial, least = (0, 1) if self.spread_first else (SPREAD_TRIAL, SPREAD_MIN_TARGETS)
-                if solved == trial and 2 * proven >= solved and len(waiting) >= least:
+                trial = 0 if self.spread_first else SPREAD_TRIAL
+                if solved == trial and 2 * proven >= solved and len(waiting) >= SPREAD_MIN_TARGETS:
                     need = need_low[waiting] if minimise else need_high[waiting]
                     solution = self._spread(objective[waiting], need, upward=not minimise)
                     if solution is not None:
@@ -251,19 +251,26 @@ class RecordAudit:
             for i, t in enumerate(targets)
         ]
 
-    def cover(self, interval: Interval, movable_columns: np.ndarray) -> np.ndarray:
+    def cover(self, interval: Interval, movable_columns: np.ndarray) -> np.ndarray | None:
         """The columns among ``movable_columns`` (free now) of the cheapest moves that carry a weak target its need
         on each side where it falls short, keeping every sum and link. They are hidden at once: the moves are then
-        open to the attacker, so the target is protected, and the next cover builds on them. Empty when none can."""
+        open to the attacker, so the target is protected, and the next cover builds on them. Empty when the solver
+        found none; None when there is none: with every movable column hidden, the attacker still narrows it."""
         movable = np.zeros(len(self.truth), dtype=bool)
         movable[movable_columns] = True
         sides = [upward for upward, short in ((False, interval.short_below), (True, interval.short_above)) if short]
-        found = [self._cover_one_side(interval.target, upward, movable) for upward in sides]
+        found = []
+        for upward in sides:  # a move a little past the need, else (rarely) just the need
+            move = self._cover_one_side(interval.target, upward, movable, COVER_MARGIN)
+            move = move if move is not None else self._cover_one_side(interval.target, upward, movable, 1.0)
+            if move is None:
+                return None
+            found.append(move)
         columns = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
         self.hide(columns)
         return columns
 
-    def _cover_one_side(self, target: Target, upward: bool, movable: np.ndarray) -> np.ndarray:
+    def _cover_one_side(self, target: Target, upward: bool, movable: np.ndarray, margin: float) -> np.ndarray | None:
         if self._cover is None:
             self._cover = cover_model(self.matrix, self.truth)
         highs, n = self._cover, len(self.truth)
@@ -274,12 +281,14 @@ class RecordAudit:
         # cells) and the amount moved (1, which favours long paths of small ones); measured best of the three.
         cost = np.where(charged, 1.0 / np.sqrt(np.maximum(self.truth, COVER_TOLERANCE)), 0.0)
         highs.changeColsCost(2 * n, np.arange(2 * n, dtype=np.int32), np.concatenate([cost, cost]))
-        need = (target.need_high if upward else target.need_low) / self.scale * COVER_MARGIN
+        need = (target.need_high if upward else target.need_low) / self.scale * margin
         columns = np.array([*target.columns, *(c + n for c in target.columns)], dtype=np.int32)
         coefs = np.array([*target.coefs, *(-c for c in target.coefs)]) * (1.0 if upward else -1.0)
         highs.addRow(need, highspy.kHighsInf, len(columns), columns, coefs)  # the target moves at least its need
         try:
             highs.run()
+            if highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+                return None
             if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return np.zeros(0, dtype=np.int64)
             move = np.asarray(highs.getSolution().col_value)

@@ -112,21 +112,16 @@ class Unknowns:
         return np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
 
 
-def merge_atoms(
-    atoms: list[pl.DataFrame],
-    keys: list[tuple],
-    dimensions: tuple[str, ...],
-    measures: list[str],
-    zones: dict[str, str],
-) -> Unknowns:
-    """The unknowns of the versions' atoms (one frame per version, keyed by ``dimensions``, any other column but
+def merge_atoms(atoms: list[pl.DataFrame], keys: list[tuple], measures: list[str], zones: dict[str, str]) -> Unknowns:
+    """The unknowns of the versions' atoms (one frame per version, keyed by ``DIMENSIONS``, any other column but
     the measures ignored), against the published cells ``keys`` (``_T`` totals, zones for regions)."""
+    dimensions = list(DIMENSIONS)
     summed = [
         frame.group_by(dimensions).agg(pl.col(measures).sum()).with_columns(pl.col(measures).cast(pl.Float64))
         for frame in atoms
     ]
     every = pl.concat([s.select(dimensions) for s in summed]).unique().sort(dimensions).with_row_index("atom")
-    members = _cells_of(every, keys, dimensions, zones)
+    members = _cells_of(every, keys, zones)
     # One unknown per distinct set of cells: the sorted cell list, as text, names it.
     signature = members.group_by("atom").agg(pl.col("cell").sort().cast(pl.String).str.join(",").alias("cells"))
     unknown_of = signature.with_columns(pl.col("cells").rank("dense").cast(pl.Int64).sub(1).alias("unknown"))
@@ -134,7 +129,7 @@ def merge_atoms(
     count = int(every["unknown"].max()) + 1 if every.height else 0
     cells = members.join(unknown_of.select("atom", "unknown"), on="atom").select("unknown", "cell").unique()
 
-    keyed = [every.join(s, on=list(dimensions)).select("atom", "unknown", *measures) for s in summed]
+    keyed = [every.join(s, on=dimensions).select("atom", "unknown", *measures) for s in summed]
     present = np.zeros((len(atoms), count), dtype=bool)
     values = {m: np.zeros((len(atoms), count)) for m in measures}
     for v, frame in enumerate(keyed):
@@ -153,19 +148,19 @@ def merge_atoms(
     return Unknowns(cells.sort("unknown", "cell").to_numpy(), present, values, unchanged)
 
 
-def _cells_of(atoms: pl.DataFrame, keys: list[tuple], dimensions: tuple[str, ...], zones: dict) -> pl.DataFrame:
+def _cells_of(atoms: pl.DataFrame, keys: list[tuple], zones: dict) -> pl.DataFrame:
     """(atom, cell): every published cell an atom lies in. A cell's key takes each dimension at the atom's own
     code or ``_T``, and a region also at its province's zone."""
-    index = pl.DataFrame(keys, schema=list(dimensions), orient="row").with_row_index("cell")
-    region = dimensions.index("region_code")
+    index = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row").with_row_index("cell")
+    region = DIMENSIONS.index("region_code")
     zone = pl.col("region_code").replace_strict(zones, default=None)
     found = []
-    for choice in itertools.product(("own", "total"), repeat=len(dimensions)):
+    for choice in itertools.product(("own", "total"), repeat=len(DIMENSIONS)):
         for use_zone in (False, True) if choice[region] == "own" else (False,):
             key = [
                 (zone if use_zone and d == "region_code" else pl.col(d)) if c == "own" else pl.lit(TOTAL)
-                for d, c in zip(dimensions, choice, strict=True)
+                for d, c in zip(DIMENSIONS, choice, strict=True)
             ]
-            candidate = atoms.select("atom", *(k.alias(d) for k, d in zip(key, dimensions, strict=True)))
-            found.append(candidate.drop_nulls().join(index, on=list(dimensions)).select("atom", "cell"))
+            candidate = atoms.select("atom", *(k.alias(d) for k, d in zip(key, DIMENSIONS, strict=True)))
+            found.append(candidate.drop_nulls().join(index, on=list(DIMENSIONS)).select("atom", "cell"))
     return pl.concat(found).unique()

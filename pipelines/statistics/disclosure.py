@@ -188,7 +188,7 @@ class _Record:
         self.relations = list_sum_relations(self.keys, zones)
         every_atoms = [p.atoms for p in earlier] + [atoms]
         known = all(a is not None for a in every_atoms)
-        self.unknowns = merge_atoms(every_atoms, self.keys, DIMENSIONS, self.measures, zones) if known else None
+        self.unknowns = merge_atoms(every_atoms, self.keys, self.measures, zones) if known else None
         self.status = self._first_status(cell_groups, index)
         self.certificate = Certificate(
             [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
@@ -288,7 +288,10 @@ class _Record:
             few = len(weak) <= COVER_AT_MOST
             for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
                 movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
-                withheld = audits[m].cover(interval, movable) - last * self.n if few else []
+                covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
+                if covered is None:  # no cell this version may withhold would protect it
+                    continue
+                withheld = covered - last * self.n
                 if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
                     need = max(interval.target.need_low, interval.target.need_high)
                     withheld = [_complement(candidates, self.values[m][last], need)]
@@ -301,17 +304,15 @@ class _Record:
 
     def _already_out(self, measure: str) -> np.ndarray:
         """Cells of the new version unchanged since a version that published them free: links pin them there."""
-        last = self.blocks - 1
-        same = (self.values[measure][:last] == self.values[measure][last]) & (self.flags[:last] == FREE)
-        return self.present[last] & same.any(axis=0)
+        same = (self.values[measure][:-1] == self.values[measure][-1]) & (self.flags[:-1] == FREE)
+        return self.present[-1] & same.any(axis=0)
 
     def _links(self, measure: str) -> np.ndarray:
         """Pairs of columns (version, cell) known to be equal: a cell whose value two versions share."""
         values, pairs = self.values[measure], []
-        for new in range(1, self.blocks):
-            for old in range(new):
-                same = np.flatnonzero((values[new] == values[old]) & (self.present[new] | self.present[old]))
-                pairs.append(np.column_stack([new * self.n + same, old * self.n + same]))
+        for new, old in ((a, b) for a in range(1, self.blocks) for b in range(a)):
+            same = np.flatnonzero((values[new] == values[old]) & (self.present[new] | self.present[old]))
+            pairs.append(np.column_stack([new * self.n + same, old * self.n + same]))
         return np.vstack(pairs) if pairs else np.zeros((0, 2), dtype=np.int64)
 
     def _targets(self, measure: str) -> list[Target]:
@@ -328,7 +329,7 @@ class _Record:
             for c in np.flatnonzero(hidden & ~already):
                 need = self.rules.required(flags[v, c]) * abs(values[v, c])
                 targets.append(Target((v * self.n + int(c),), (1.0,), need, need, int(c), "cell"))
-        new = last
+        new = last  # the version being protected, against each earlier one
         for old, confidential in self.changes:
             for c in np.flatnonzero(confidential):
                 delta = values[new, c] - values[old, c]
@@ -345,12 +346,11 @@ class _Record:
 
     def _target_counts(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
-        public = 0
+        self.certificate.already_public = 0
         for m in self.measures:
             for t in self._targets(m):
                 counts[t.kind] += 1
-            public += self._public_values
-        self.certificate.already_public = public
+            self.certificate.already_public += self._public_values
         return dict(counts)
 
     def _candidates(self, interval: Interval, by_member: dict[int, list], out: np.ndarray) -> list[int]:

@@ -31,7 +31,7 @@ RECEIVED_AT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 PINNED = {
     "2026-09/v1/bulletin.html": "6a70e3cea9e8dae914de6d330793b4b6f8a11503c701ca36e88629e8a6683f69",
-    "2026-09/v1/manifest.json": "466d930078318642122f967db7c8ad52bf15b29e1ad0ff65d62f4ee5c82c4e4a",
+    "2026-09/v1/manifest.json": "6dd7deb34eb82ddfcb91b3184fdcba1ca8dd97d6302062928eb19dc62286bc68",
     "2026-09/v1/sdmx/data.csv": "6447afa562572d214e1afa487bb2433dbc0105ae2c3b3d729b01121c31afc440",
     "2026-09/v1/sdmx/price_index_data.csv": "fd3d99eeecf542c1be74f4f431a2a3224050da4d378092b417b05734fcff8415",
     "2026-09/v1/sdmx/price_index_structure.xml": "864e7da2ad8a9c9f1e7236fb375a782806d44992c4f0d13b2c46922b3eeb6424",
@@ -66,7 +66,7 @@ PINNED = {
     "2026-09/v1/tables/use_type.parquet": "bbc522fe0d57d783d6b9f53ddd5ab376e474c2d20fb1c6e60da4da0392537aa1",
     "2026-09/v1/tokenstats_2026-09_v1.xlsx": "e1be0c9627b6fb15d9cc517e1af3ae7541eeb328e28d2db1ca2e3bdbde9b59ef",
     "2026-10/v1/bulletin.html": "c78356008c960f652189a572da7dde153776e7e2f0e15851ac66cd8b1c686dfb",
-    "2026-10/v1/manifest.json": "18a6d334727f3a620e2033500dd81937481b16a241ea7ede42524304cd40541a",
+    "2026-10/v1/manifest.json": "e0a43e98997cfd1c88ef9ec2457ebde5ecc593b251ef35fa282b465cdfc4d264",
     "2026-10/v1/sdmx/data.csv": "060f1a3d8465360bb4763e797df4cbfdd87131f019daaf0828b4f4b011d2746a",
     "2026-10/v1/sdmx/price_index_data.csv": "cc1d5afd6434332c244123b91441d9d447d5505b3e8a4788147a3e0785879b07",
     "2026-10/v1/sdmx/price_index_structure.xml": "91bab8912f0e7d199f0369f3147dbef6c5594d0be4b44e05dbececcc1b99222d",
@@ -101,7 +101,7 @@ PINNED = {
     "2026-10/v1/tables/use_type.parquet": "a2135448ac06678d1bf544ee98dbb100bad7f13ee46d3b508d4e71bbe6ab47eb",
     "2026-10/v1/tokenstats_2026-10_v1.xlsx": "3eb644a90c3c3bd77d55e57454d4db90bf05f4d62564371177258dd50a4b34ea",
     "2026-10/v2/bulletin.html": "34ef3ab6005a4c9390de1a4af4b2593b96dfe50039da3eb57134b2385573f18d",
-    "2026-10/v2/manifest.json": "39e24cf61702ef441053c9ba7eaefa46be692d03cd045f8da46aac2975615bba",
+    "2026-10/v2/manifest.json": "2fd3b3b73946ffb8f17392401bd95a46e46e2dce3b5852725e4632b792afdbe2",
     "2026-10/v2/sdmx/data.csv": "695fb987538940fea5a3015c64d8cfc41c9a2be385b1a95e550d9f9f233a8968",
     "2026-10/v2/sdmx/price_index_data.csv": "56057ba03d32cc8f29d67bb4c35b490baedcf8c5c425f21087ee259308827d56",
     "2026-10/v2/sdmx/price_index_structure.xml": "878ed8e6bb10fed169eca3b64a5efe09f8598ec7eb62f647ea173b4512ea10ca",

@@ -53,10 +53,12 @@ def test_the_cover_of_a_lone_hidden_cell_opens_a_move_that_protects_it():
 
 
 def test_no_cover_when_nothing_may_move():
+    """None, not an empty cover: no cell withheld now could protect it (so none is withheld for it)."""
     audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
     audit.hide(np.array([0]))
     (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
-    assert len(audit.cover(interval, np.array([], dtype=np.int64))) == 0
+    assert not interval.protected
+    assert audit.cover(interval, np.array([], dtype=np.int64)) is None
 
 
 @pytest.mark.parametrize(

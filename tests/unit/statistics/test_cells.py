@@ -64,7 +64,7 @@ def test_the_cells_sums_and_the_atoms_rows_make_every_cell_of_every_version_the_
     cells = [cells_of(v) for v in versions]
     keys = sorted(set().union(*(c.select(DIMENSIONS).iter_rows() for c in cells)))
     sums = list_sum_relations(keys, ZONES)
-    unknowns = merge_atoms(versions, keys, DIMENSIONS, MEASURES, ZONES)
+    unknowns = merge_atoms(versions, keys, MEASURES, ZONES)
     n = len(keys)
     rows = [(v * n + p, [v * n + c for c in children]) for v in range(2) for p, children in sums]
     rows += [(p, list(children)) for p, children in unknowns.relations(n, sums)]
@@ -99,7 +99,7 @@ def test_atoms_in_the_same_cells_are_one_unknown_and_equal_across_versions_only_
         ]
     )
     keys = sorted(set().union(*(cells_of(v).select(DIMENSIONS).iter_rows() for v in (v1, v2))))
-    unknowns = merge_atoms([v1, v2], keys, DIMENSIONS, MEASURES, ZONES)
+    unknowns = merge_atoms([v1, v2], keys, MEASURES, ZONES)
     assert unknowns.count == 2  # the intermediate pair, and the final atom
     assert sorted(unknowns.values["total_tokens"][0]) == sorted(unknowns.values["total_tokens"][1]) == [30.0, 30.0]
     linked = {m: np.concatenate([u for _, _, u in unknowns.unchanged[m]]) for m in MEASURES}
