@@ -13,15 +13,15 @@ any other, may reveal an enterprise group's business.
    whose change is confidential is withheld (``D``): publishing it would publish one group's correction.
 3. **Secondary suppression** (``D``): every sum relation (a total and its parts, along any dimension, across every
    table) gets at least two suppressed members, cheapest first.
-4. **The audit decides** (``audit.py``): one linear programme per measure over every version side by side,
-   with each version's sums and the equality of every cell a correction did not touch. Each confidential value
+4. **The audit decides** (``audit.py``): a linear programme per measure over every version side by side, with
+   each version's sums and the equality of every cell a correction did not touch; then one with the atoms under
+   the cells too (``cells.py``), from the pattern the first found. Each confidential value
    (of any version) must stay uncertain by ``protection_percent`` of itself either way, each cell hidden only to
    protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
    While any falls short, cells beside it are withheld (never one out unchanged) and the audit reruns: a
    neighbour each while many fall short, then the free cells of the cheapest move that protects it (``cover``).
 
-Cells, their sum relations and the atoms under them: ``cells.py``. Inputs are *cell groups*: one row per cell
-and enterprise group (``GROUP``) with a column per measure.
+Inputs are *cell groups*: one row per cell and enterprise group (``GROUP``) with a column per measure.
 """
 
 from __future__ import annotations
@@ -187,8 +187,9 @@ class _Record:
         zones = zone_of_province() if zones is None else zones
         self.relations = list_sum_relations(self.keys, zones)
         every_atoms = [p.atoms for p in earlier] + [atoms]
-        known = all(a is not None for a in every_atoms)
-        self.unknowns = merge_atoms(every_atoms, self.keys, self.measures, zones) if known else None
+        if len({a is None for a in every_atoms}) > 1:
+            raise ValueError("atoms for every version of the record, or for none")
+        self.unknowns = merge_atoms(every_atoms, self.keys, self.measures, zones) if atoms is not None else None
         self.status = self._first_status(cell_groups, index)
         self.certificate = Certificate(
             [p.version for p in earlier] + [earlier[-1].version + 1 if earlier else 1],
@@ -329,17 +330,16 @@ class _Record:
             for c in np.flatnonzero(hidden & ~already):
                 need = self.rules.required(flags[v, c]) * abs(values[v, c])
                 targets.append(Target((v * self.n + int(c),), (1.0,), need, need, int(c), "cell"))
-        new = last  # the version being protected, against each earlier one
         for old, confidential in self.changes:
             for c in np.flatnonzero(confidential):
-                delta = values[new, c] - values[old, c]
-                if delta == 0 or (flags[old, c] in (FREE, ABSENT) and flags[new, c] in (FREE, ABSENT)):
+                delta = values[last, c] - values[old, c]
+                if delta == 0 or (flags[old, c] in (FREE, ABSENT) and flags[last, c] in (FREE, ABSENT)):
                     continue  # unchanged, or both sides published (a change the rules allowed when it was out)
                 need = self.rules.protection_percent / 100.0 * abs(delta)
                 # The attacker knows no value is negative: a change cannot be shown to move past that.
-                need_low = min(need, values[new, c]) if flags[old, c] in (FREE, ABSENT) else need
-                need_high = min(need, values[old, c]) if flags[new, c] in (FREE, ABSENT) else need
-                columns = (new * self.n + int(c), old * self.n + int(c))
+                need_low = min(need, values[last, c]) if flags[old, c] in (FREE, ABSENT) else need
+                need_high = min(need, values[old, c]) if flags[last, c] in (FREE, ABSENT) else need
+                columns = (last * self.n + int(c), old * self.n + int(c))
                 targets.append(Target(columns, (1.0, -1.0), need_low, need_high, int(c), "change"))
         self._public_values = public
         return targets

@@ -383,6 +383,8 @@ def test_a_confidential_change_is_withheld_in_the_next_version():
     assert status["110000"] != "F" and status["_T"] != "F", "their change is g0's alone"
     assert status["120000"] == "F", "unchanged, and its v1 value is out anyway"
     assert certificate.targets["change"] > 0 and certificate.smallest_margin >= 1
+    with pytest.raises(ValueError, match="every version"):  # atoms for v2 alone would audit v1 without them
+        protect_record(v2, [Published(1, v1, flags)], RULES, ZONES, atoms=v2.filter(pl.col("region_code") != "_T"))
 
 
 @pytest.mark.parametrize("zones_published", [True, False])
