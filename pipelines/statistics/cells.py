@@ -149,18 +149,13 @@ def merge_atoms(atoms: list[pl.DataFrame], keys: list[tuple], measures: list[str
 
 
 def _cells_of(atoms: pl.DataFrame, keys: list[tuple], zones: dict) -> pl.DataFrame:
-    """(atom, cell): every published cell an atom lies in. A cell's key takes each dimension at the atom's own
-    code or ``_T``, and a region also at its province's zone."""
+    """(atom, cell): every published cell an atom lies in: each dimension at the atom's own code or one of its
+    ancestors (the same hierarchy as the sum relations)."""
+    expanded = atoms.select("atom", *DIMENSIONS)
+    for d in DIMENSIONS:
+        own = expanded[d].unique().to_list()
+        covering = [(v, c) for v in own for c in (v, *_ancestors(d, v, zones))]
+        lift = pl.DataFrame(covering, schema={d: pl.String, "covering": pl.String}, orient="row")
+        expanded = expanded.join(lift, on=d).drop(d).rename({"covering": d})
     index = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row").with_row_index("cell")
-    region = DIMENSIONS.index("region_code")
-    zone = pl.col("region_code").replace_strict(zones, default=None)
-    found = []
-    for choice in itertools.product(("own", "total"), repeat=len(DIMENSIONS)):
-        for use_zone in (False, True) if choice[region] == "own" else (False,):
-            key = [
-                (zone if use_zone and d == "region_code" else pl.col(d)) if c == "own" else pl.lit(TOTAL)
-                for d, c in zip(DIMENSIONS, choice, strict=True)
-            ]
-            candidate = atoms.select("atom", *(k.alias(d) for k, d in zip(key, DIMENSIONS, strict=True)))
-            found.append(candidate.drop_nulls().join(index, on=list(DIMENSIONS)).select("atom", "cell"))
-    return pl.concat(found).unique()
+    return expanded.join(index, on=list(DIMENSIONS)).select("atom", "cell").unique()
