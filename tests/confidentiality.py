@@ -37,7 +37,7 @@ import pyarrow.parquet as pq
 from pipelines.contract.contract import read_code_list
 from pipelines.contract.registry import read_registry
 from pipelines.core.config import Settings
-from pipelines.statistics.disclosure import Rules
+from pipelines.statistics.primary import Rules
 from tests.price_index_oracle import index_items, index_record_failures, index_rows, price_index_failures
 from tests.record_attacker import Attacker, Version
 

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.contract.registry import read_registry
-from pipelines.statistics.disclosure import Rules
+from pipelines.statistics.primary import Rules
 from tests.index_attacker import published_differences, read_publications
 
 TOTAL = "_T"

@@ -33,7 +33,7 @@ import polars as pl
 
 from pipelines.core.database import run_sql
 from pipelines.statistics.cells import TOTAL
-from pipelines.statistics.disclosure import FREE, GROUP, Rules, apply_primary_rules, compute_rule_figures
+from pipelines.statistics.primary import FREE, GROUP, Rules, apply_primary_rules, compute_rule_figures
 
 ITEM = ("provider_id", "model_id", "modality")
 CELL = ("month", "modality")

@@ -42,7 +42,7 @@ from pipelines.release.price_index import (
 from pipelines.release.release_check import read_release_table
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.statistics.cells import TOTAL
-from pipelines.statistics.disclosure import FREE, GROUP, SECONDARY, Rules
+from pipelines.statistics.primary import FREE, GROUP, SECONDARY, Rules
 
 
 @dataclass(frozen=True)

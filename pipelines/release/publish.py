@@ -34,9 +34,10 @@ from pipelines.release.revisions import build_revision_analysis, build_revision_
 from pipelines.release.series import build_series
 from pipelines.release.tables import build_release_tables
 from pipelines.statistics.cells import DIMENSIONS
-from pipelines.statistics.disclosure import Published, Rules, protect_record
+from pipelines.statistics.disclosure import Published, protect_record
 from pipelines.statistics.imputation import measure_coverage, read_estimated_contributions
 from pipelines.statistics.marts import TABLES, build_marts, group_cells, read_month_contributions
+from pipelines.statistics.primary import Rules
 
 CERTIFICATE = ".disclosure_certificate.json"  # staged by the exports, folded into the manifest by finalize
 

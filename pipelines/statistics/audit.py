@@ -128,14 +128,13 @@ class RecordAudit:
         truth: np.ndarray,
         relations: Sequence[tuple[int, Sequence[int]]],
         links: np.ndarray,
-        directions: Directions | None = None,
         spread_first: bool = False,
     ) -> None:
         """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal;
-        ``directions``: shared with the other measures' programmes of the same record; ``spread_first``: no batch
-        solves, the spread solve at once (for a programme expected to prove nearly every target)."""
+        ``spread_first``: no batch solves, the spread solve at once (for a programme expected to prove nearly
+        every target)."""
         self.spread_first = spread_first
-        self.directions = directions if directions is not None else Directions(len(truth))
+        self.found: list[np.ndarray] = []  # the moves the last ``intervals`` found, for ``Directions.add``
         self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
         self.truth = truth / self.scale
         self.hidden = np.zeros(len(truth), dtype=bool)
@@ -158,8 +157,9 @@ class RecordAudit:
             upper = np.full(len(new), HIDDEN_VALUE_CAP)
             self.highs.changeColsBounds(len(new), new, np.zeros(len(new)), upper)
 
-    def intervals(self, targets: Sequence[Target]) -> list[Interval]:
-        """Whether each target is protected: inner bounds proven wide enough, or its exact range when not."""
+    def intervals(self, targets: Sequence[Target], known: np.ndarray | None = None) -> list[Interval]:
+        """Whether each target is protected: inner bounds proven wide enough, or its exact range when not.
+        ``known``: moves found before (``Directions.rows``), tried first; the moves found here go to ``found``."""
         if not targets:
             return []
         n = len(self.truth)
@@ -183,8 +183,8 @@ class RecordAudit:
             found.append(solution - self.truth)  # and as far along it as this programme allows, both ways
             self._step_along(found[-1][None, :], objective, value, low_seen, high_seen)
 
-        if len(targets) >= BATCH_MIN_TARGETS:  # a few targets left weak by the last round: straight to the solver
-            self._step_along(self.directions.rows, objective, value, low_seen, high_seen)
+        if len(targets) >= BATCH_MIN_TARGETS and known is not None:  # a few weak targets: straight to the solver
+            self._step_along(known, objective, value, low_seen, high_seen)
 
         # Every hidden value moved by its need at once, free cells as published: where that still satisfies every
         # sum (e.g. nothing around them is published), it is one more solution, found without a solve.
@@ -245,7 +245,7 @@ class RecordAudit:
                     binding[int(j)] = self._binding_free_columns()
                 else:
                     proven += 1
-        self.directions.add(found)
+        self.found = found
         return [
             Interval(t, value[i] * self.scale, low_seen[i] * self.scale, high_seen[i] * self.scale, binding.get(i, ()))
             for i, t in enumerate(targets)

@@ -1,11 +1,8 @@
 """Disclosure control over the whole published record of a month: no published figure, alone or combined with
 any other, may reveal an enterprise group's business.
 
-1. **Primary rules** flag a cell backed by fewer than ``min_contributors`` enterprise groups (``A``) or dominated
-   by its largest contributor (``O``, the p% rule: the rest of the cell, net of the second largest contributor,
-   would estimate the largest within p%). A group contributes when any of its measures is non-zero; the rules
-   are applied to **every measure** (tokens of each kind, requests, amount). Providers of one group are one
-   contributor, with the groups of the registry as it stands when publishing.
+1. **Primary rules** (``primary.py``) flag a cell backed by too few enterprise groups (``A``) or dominated by
+   its largest contributor (``O``), for every measure.
 2. **The record.** Versions of a month already published cannot be withdrawn, so the new version is protected
    together with them: a cell suppressed in any earlier version stays suppressed (``D`` when it is no longer
    confidential itself), and the **change** of a cell since an earlier version where it was published is a cell
@@ -20,59 +17,41 @@ any other, may reveal an enterprise group's business.
    protect others by ``secondary_percent``, and each confidential change by ``protection_percent`` of the change.
    While any falls short, cells beside it are withheld (never one out unchanged) and the audit reruns: a
    neighbour each while many fall short, then the free cells of the cheapest move that protects it (``cover``).
+   The measures are audited two at a time, each in a thread (HiGHS solves outside Python's lock).
 
 Inputs are *cell groups*: one row per cell and enterprise group (``GROUP``) with a column per measure.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
 from collections import defaultdict
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from pipelines.statistics.audit import Certificate, Directions, Interval, RecordAudit, Target
 from pipelines.statistics.cells import DIMENSIONS, list_sum_relations, merge_atoms, zone_of_province
+from pipelines.statistics.primary import (
+    ABSENT,
+    DOMINANT,
+    FEW,
+    FREE,
+    SECONDARY,
+    Rules,
+    apply_primary_rules,
+    change_groups,
+    compute_rule_figures,
+    measures_of,
+)
 
-if TYPE_CHECKING:
-    from pipelines.core.config import Settings
-
-GROUP = "enterprise_group"
-FREE, FEW, DOMINANT, SECONDARY = "F", "A", "O", "D"
-ABSENT = "-"  # a cell with no data in a version: not published, known to be zero
+# Measures audited side by side, each in a thread (HiGHS solves outside the GIL). A constant, not the machine's
+# core count: the pattern found depends on it, and a month must get the same flags on any machine.
+MEASURES_AT_ONCE = 2
 # Up to this many weak targets get each an exact cover (the cheapest move that protects it); more at once (the
 # first rounds) get one neighbour each, the next audit sorts out the rest.
 COVER_AT_MOST = 8
-
-
-@dataclass(frozen=True)
-class Rules:
-    min_contributors: int = 3
-    dominance_p_percent: float = 10.0
-    protection_percent: float = 10.0  # a confidential value stays uncertain by this much, either way
-    secondary_percent: float = 1.0  # a cell hidden only to protect others must not be recoverable either
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Rules:
-        """The rules as configured (``TOKENSTATS_MIN_CONTRIBUTORS`` and the others)."""
-        return cls(
-            settings.min_contributors,
-            settings.dominance_p_percent,
-            settings.protection_percent,
-            settings.secondary_protection_percent,
-        )
-
-    def required(self, status: str) -> float:
-        return (self.secondary_percent if status == SECONDARY else self.protection_percent) / 100.0
-
-    def digest(self, key: bytes) -> str:
-        """A keyed hash of the parameters: proves later which rules a release used, without publishing them."""
-        return hmac.new(key, json.dumps(asdict(self), sort_keys=True).encode(), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -84,47 +63,6 @@ class Published:
     cell_groups: pl.DataFrame
     flags: dict[tuple, str]
     atoms: pl.DataFrame | None = None
-
-
-def _measures_of(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> list[str]:
-    """The measure columns of cell groups (all but the keys and the group)."""
-    return [c for c in cell_groups.columns if c not in (*keys, GROUP)]
-
-
-def compute_rule_figures(cell_groups: pl.DataFrame, keys: tuple[str, ...] = DIMENSIONS) -> pl.DataFrame:
-    """Per cell (``keys``): the groups contributing (any measure non-zero) and, per measure, the sum of the groups'
-    magnitudes and the largest two. Works for changes too (a group's change may be negative)."""
-    measures = _measures_of(cell_groups, keys)
-    magnitudes = cell_groups.with_columns(pl.col(measures).cast(pl.Float64).abs())
-    return magnitudes.group_by(keys).agg(
-        pl.any_horizontal(pl.col(measures) > 0).sum().alias("contributors"),
-        *(pl.col(m).sum().alias(f"{m}:sum") for m in measures),
-        *(pl.col(m).max().alias(f"{m}:top1") for m in measures),
-        *(pl.when(pl.len() > 1).then(pl.col(m).top_k(2).min()).otherwise(0.0).alias(f"{m}:top2") for m in measures),
-    )
-
-
-def apply_primary_rules(figures: pl.DataFrame, rules: Rules) -> np.ndarray:
-    """``A``, ``O`` or ``F`` for every row of ``compute_rule_figures``."""
-    contributors = figures["contributors"].to_numpy()
-    dominated = np.zeros(figures.height, dtype=bool)
-    for m in (c.removesuffix(":sum") for c in figures.columns if c.endswith(":sum")):
-        total, x1, x2 = (figures[f"{m}:{part}"].to_numpy() for part in ("sum", "top1", "top2"))
-        dominated |= (total - x1 - x2) < rules.dominance_p_percent / 100.0 * x1
-    status = np.full(figures.height, FREE, dtype="<U1")
-    status[(contributors >= rules.min_contributors) & dominated] = DOMINANT
-    status[(contributors > 0) & (contributors < rules.min_contributors)] = FEW
-    return status
-
-
-def _change_groups(new: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
-    """Each group's change in each cell between two versions' cell groups (new minus old)."""
-    measures = _measures_of(new)
-    joined = new.join(old, on=[*DIMENSIONS, GROUP], how="full", coalesce=True, suffix=":old")
-    before = (pl.col(f"{m}:old").cast(pl.Float64).fill_null(0) for m in measures)
-    after = (pl.col(m).cast(pl.Float64).fill_null(0) for m in measures)
-    changes = ((a - b).alias(m) for a, b, m in zip(after, before, measures, strict=True))
-    return joined.select(*DIMENSIONS, GROUP, *changes)
 
 
 def protect_cells(
@@ -162,7 +100,7 @@ class _Record:
         atoms: pl.DataFrame | None,
     ) -> None:
         self.rules, self.earlier = rules, earlier
-        self.measures = _measures_of(cell_groups)
+        self.measures = measures_of(cell_groups)
         versions = [*(p.cell_groups for p in earlier), cell_groups]
         # Summed exactly (integers, decimals) before the LP's floats: "unchanged" must mean equal to the token.
         sums = [
@@ -212,7 +150,7 @@ class _Record:
         # changed. (Pairs of earlier versions were audited when the later of them went out.)
         self.changes: list[tuple[int, np.ndarray]] = []  # (earlier version, cells whose change is confidential)
         for old, published in enumerate(self.earlier):
-            figures = compute_rule_figures(_change_groups(cell_groups, published.cell_groups))
+            figures = compute_rule_figures(change_groups(cell_groups, published.cell_groups))
             confidential = np.zeros(self.n, dtype=bool)
             rows = [index[k] for k in figures.select(DIMENSIONS).iter_rows()]
             confidential[rows] = apply_primary_rules(figures, self.rules) != FREE
@@ -252,8 +190,7 @@ class _Record:
             hidden.append(self.blocks * self.n + np.arange(int(self.unknowns.present.sum())))  # never published
             truth = {m: np.concatenate([truth[m], self.unknowns.truth(m)]) for m in self.measures}
             links = {m: np.vstack([links[m], self.unknowns.links(m, self.n)]) for m in self.measures}
-        directions = Directions(len(truth[self.measures[0]]))  # a move found for one measure often proves the next
-        audits = {m: RecordAudit(truth[m], relations, links[m], directions, with_atoms) for m in self.measures}
+        audits = {m: RecordAudit(truth[m], relations, links[m], with_atoms) for m in self.measures}
         for audit in audits.values():
             audit.hide(np.concatenate(hidden))
         return audits
@@ -268,40 +205,58 @@ class _Record:
         proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
         margins: list[float] = []
         self.certificate.unprotectable = 0
-        while True:
-            self._complete_relations()
-            hidden = np.isin(self.status, [FEW, DOMINANT, SECONDARY])
-            weak: list[tuple[str, Interval]] = []
-            for m, audit in audits.items():
-                audit.hide(last * self.n + np.flatnonzero(hidden))
-                targets = [t for t in self._targets(m) if (t.columns, t.coefs) not in proven[m]]
-                for interval in audit.intervals(targets):
+        directions = Directions(len(audits[self.measures[0]].truth))  # a move one measure found often proves the next
+        with ThreadPoolExecutor(MEASURES_AT_ONCE) as threads:
+            while weak := self._weak(audits, threads, directions, proven, margins):
+                remedied = False
+                few = len(weak) <= COVER_AT_MOST
+                for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
+                    movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
+                    covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
+                    if covered is None:  # no cell this version may withhold would protect it
+                        continue
+                    withheld = covered - last * self.n
+                    if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
+                        need = max(interval.target.need_low, interval.target.need_high)
+                        withheld = [_complement(candidates, self.values[m][last], need)]
+                    self.status[withheld] = SECONDARY
+                    remedied |= len(withheld) > 0
+                if not remedied:  # all this version could withhold is: what is still weak was out before it
+                    self.certificate.unprotectable = len(weak)
+                    break
+        self.certificate.smallest_margin = round(min(margins), 4) if margins else None
+
+    def _weak(
+        self,
+        audits: dict[str, RecordAudit],
+        threads: ThreadPoolExecutor,
+        directions: Directions,
+        proven: dict[str, set[tuple]],
+        margins: list[float],
+    ) -> list[tuple[str, Interval]]:
+        """One audit of the targets not yet ``proven`` (hiding more only widens what is proven): the measures two
+        at a time, until a pair leaves some weak."""
+        self._complete_relations()
+        hidden = (self.blocks - 1) * self.n + np.flatnonzero(np.isin(self.status, [FEW, DOMINANT, SECONDARY]))
+        weak: list[tuple[str, Interval]] = []
+        for at in range(0, len(self.measures), MEASURES_AT_ONCE):
+            group = self.measures[at : at + MEASURES_AT_ONCE]
+            targets = {m: [t for t in self._targets(m) if (t.columns, t.coefs) not in proven[m]] for m in group}
+            for m in group:
+                audits[m].hide(hidden)
+            jobs = [threads.submit(audits[m].intervals, targets[m], directions.rows) for m in group]
+            for m, job in zip(group, jobs, strict=True):
+                intervals = job.result()
+                directions.add(audits[m].found)  # in the measures' order, whichever thread ended first
+                for interval in intervals:
                     if interval.protected:
                         proven[m].add((interval.target.columns, interval.target.coefs))
                         margins.append(interval.margin)
                     else:
                         weak.append((m, interval))
-                if weak:  # measures move together: widening one usually widens the next, so mend before going on
-                    break
-            if not weak:
+            if weak:  # measures move together: widening one usually widens the next, so mend before going on
                 break
-            remedied = False
-            few = len(weak) <= COVER_AT_MOST
-            for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
-                movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
-                covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
-                if covered is None:  # no cell this version may withhold would protect it
-                    continue
-                withheld = covered - last * self.n
-                if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
-                    need = max(interval.target.need_low, interval.target.need_high)
-                    withheld = [_complement(candidates, self.values[m][last], need)]
-                self.status[withheld] = SECONDARY
-                remedied |= len(withheld) > 0
-            if not remedied:  # all this version could withhold is: what is still weak was out before it
-                self.certificate.unprotectable = len(weak)
-                break
-        self.certificate.smallest_margin = round(min(margins), 4) if margins else None
+        return weak
 
     def _already_out(self, measure: str) -> np.ndarray:
         """Cells of the new version unchanged since a version that published them free: links pin them there."""

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from pipelines.core.database import fetch_first_row, run_sql
 from pipelines.statistics.cells import DIMENSIONS, TOTAL
-from pipelines.statistics.disclosure import FREE, Rules, apply_primary_rules, compute_rule_figures
+from pipelines.statistics.primary import FREE, Rules, apply_primary_rules, compute_rule_figures
 
 WINDOW_MONTHS = 3  # a provider silent for longer has left the market or needs a decision, not an estimate
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 from collections.abc import Iterator
 
 import highspy
@@ -45,15 +46,19 @@ def cover_model(matrix: sparse.csc_matrix, truth: np.ndarray) -> highspy.Highs:
     return highs
 
 
+_SILENCING = threading.Lock()  # the descriptor is the process's: one thread at a time may swap it
+
+
 @contextlib.contextmanager
 def _stdout_silenced() -> Iterator[None]:
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
+    with _SILENCING:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)

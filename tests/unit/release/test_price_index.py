@@ -20,8 +20,8 @@ from pipelines.release.formats.workbook import write_workbook
 from pipelines.release.price_index import Panel, elementary_aggregates, list_index_submissions, price_index_table
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.release.vintages import store_vintages
-from pipelines.statistics.disclosure import Rules
 from pipelines.statistics.marts import build_marts
+from pipelines.statistics.primary import Rules
 from pipelines.synthetic.generate import generate_month
 from tests.loading import load_accepted_report
 

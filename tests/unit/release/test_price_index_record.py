@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from pipelines.release.price_index import price_index_table
 from pipelines.release.price_index_record import IndexPublication, revised_in_confidence, withhold_cells
-from pipelines.statistics.disclosure import Rules
+from pipelines.statistics.primary import Rules
 from tests.index_attacker import published_differences, recover_relative
 
 RULES = Rules()

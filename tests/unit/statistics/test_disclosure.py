@@ -20,14 +20,8 @@ from hypothesis import strategies as st
 from pipelines.contract.contract import read_code_list
 from pipelines.core.database import read_sql
 from pipelines.statistics.cells import DIMENSIONS, list_sum_relations
-from pipelines.statistics.disclosure import (
-    Published,
-    Rules,
-    apply_primary_rules,
-    compute_rule_figures,
-    protect_cells,
-    protect_record,
-)
+from pipelines.statistics.disclosure import Published, protect_cells, protect_record
+from pipelines.statistics.primary import Rules, apply_primary_rules, compute_rule_figures
 from tests.record_attacker import Attacker, Version, covers
 
 RULES = Rules(min_contributors=3, dominance_p_percent=10.0, protection_percent=10.0)

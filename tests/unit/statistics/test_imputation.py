@@ -18,9 +18,9 @@ import pytest
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import SCHEMAS_DIR, Settings
 from pipelines.statistics.cells import DIMENSIONS
-from pipelines.statistics.disclosure import Rules
 from pipelines.statistics.imputation import list_late_providers, measure_coverage, store_estimates
 from pipelines.statistics.marts import build_marts
+from pipelines.statistics.primary import Rules
 
 PROVIDERS = {"a": "Group A", "b": "Group B", "c": "Group C", "d": "Group D"}
 # provider, month, region, modality, customer type, sector, input, cached, output, requests, amount
