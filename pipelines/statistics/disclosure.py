@@ -24,6 +24,7 @@ Inputs are *cell groups*: one row per cell and enterprise group (``GROUP``) with
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from pipelines.statistics.primary import (
     measures_of,
 )
 
+_log = logging.getLogger(__name__)
 # Measures audited side by side, each in a thread (HiGHS solves outside the GIL). A constant, not the machine's
 # core count: the pattern found depends on it, and a month must get the same flags on any machine.
 MEASURES_AT_ONCE = 2
@@ -223,6 +225,7 @@ class _Record:
                     remedied |= len(withheld) > 0
                 if not remedied:  # all this version could withhold is: what is still weak was out before it
                     self.certificate.unprotectable = len(weak)
+                    self._report_unprotectable(weak)
                     break
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
 
@@ -257,6 +260,24 @@ class _Record:
             if weak:  # measures move together: widening one usually widens the next, so mend before going on
                 break
         return weak
+
+    def _report_unprotectable(self, weak: list[tuple[str, Interval]]) -> None:
+        """Name each value no withholding could protect, for the operator (not the value: logs travel further
+        than the warehouse). Holding the release back would not help: what narrows it is out already, for good."""
+        versions = self.certificate.versions_covered
+        for m, interval in weak:
+            target = interval.target
+            what = "level" if target.kind == "cell" else f"change since v{versions[target.columns[1] // self.n]}"
+            sides = [s for s, short in (("below", interval.short_below), ("above", interval.short_above)) if short]
+            _log.warning(
+                "v%d: the %s of %s in cell %s is narrowed %s by values earlier versions published; no cell of this "
+                "version can widen it (counted unprotectable in the certificate)",
+                versions[target.columns[0] // self.n],
+                what,
+                m,
+                dict(zip(DIMENSIONS, self.keys[target.cell], strict=True)),
+                " and ".join(sides),
+            )
 
     def _already_out(self, measure: str) -> np.ndarray:
         """Cells of the new version unchanged since a version that published them free: links pin them there."""
