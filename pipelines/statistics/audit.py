@@ -36,6 +36,8 @@ BATCH_ROUNDS, BATCH_MIN_TARGETS, BATCH_MIN_GAIN = 12, 8, 0.05
 # When at least half of the first targets solved one by one proved protected, and this many are still unproven, one
 # spread solve (``_spread``, the cost of a few dozen solves) proves what it can of them before the rest go on.
 SPREAD_TRIAL, SPREAD_MIN_TARGETS = 16, 32
+# A programme that starts with the spread solve (``spread_first``) repeats it while it proves this share of the rest.
+SPREAD_MIN_GAIN = 0.25
 # How far a move along a known direction may break a sum or a link (scaled units): the solver's own tolerance.
 FEASIBILITY = 1e-7
 KEPT_DIRECTIONS = 256
@@ -131,8 +133,8 @@ class RecordAudit:
         spread_first: bool = False,
     ) -> None:
         """``relations``: (parent column, child columns); ``links``: pairs of columns known to be equal;
-        ``spread_first``: no batch solves, the spread solve at once (for a programme expected to prove nearly
-        every target)."""
+        ``spread_first``: no batch solves, spread solves at once, while they prove enough (for a programme
+        expected to prove nearly every target)."""
         self.spread_first = spread_first
         self.found: list[np.ndarray] = []  # the moves the last ``intervals`` found, for ``Directions.add``
         self.scale = max(float(np.abs(truth).max(initial=0.0)), 1.0)
@@ -220,13 +222,23 @@ class RecordAudit:
                 widen(solution)
                 if len(pending(waiting)) > (1 - BATCH_MIN_GAIN) * len(waiting):
                     break
+            # The atoms' programme: spread solves while each proves a good part of what is left (an exact solve there
+            # costs a tenth of a spread, and ~30 of them remain after the first).
+            while self.spread_first and len(waiting := pending(everyone)) >= BATCH_MIN_TARGETS:
+                need = need_low[waiting] if minimise else need_high[waiting]
+                solution = self._spread(objective[waiting], need, upward=not minimise)
+                if solution is None:
+                    break
+                widen(solution)
+                if len(pending(waiting)) > (1 - SPREAD_MIN_GAIN) * len(waiting):
+                    break
             solved = proven = 0
             for j in pending(everyone):
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
                 waiting = pending(everyone)
-                trial = 0 if self.spread_first else SPREAD_TRIAL
-                if solved == trial and 2 * proven >= solved and len(waiting) >= SPREAD_MIN_TARGETS:
+                spread = not self.spread_first and solved == SPREAD_TRIAL and 2 * proven >= solved
+                if spread and len(waiting) >= SPREAD_MIN_TARGETS:
                     need = need_low[waiting] if minimise else need_high[waiting]
                     solution = self._spread(objective[waiting], need, upward=not minimise)
                     if solution is not None:
