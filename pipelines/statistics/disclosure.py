@@ -255,7 +255,7 @@ class _Record:
                     if interval.protected:
                         proven[m].add((interval.target.columns, interval.target.coefs))
                         margins.append(interval.margin)
-                    else:
+                    elif not weak or weak[0][0] == m:  # one measure's at a time, as if audited in turn
                         weak.append((m, interval))
             if weak:  # measures move together: widening one usually widens the next, so mend before going on
                 break
