@@ -52,23 +52,9 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     month already published; keeps the audit's certificate for the manifest. Returns the count of each flag."""
     if run_sql(con, "release/month_cells", period=period).pl().is_empty():
         raise UsageError(f"no cells for {period}: build the marts first")
-    stored = con.sql(
-        "select * exclude (reference_period) from mart.contributions where reference_period = $period",
-        params={"period": period},
-    ).to_arrow_table()
-    earlier = []
-    for release in list_published_versions(settings, period):
-        contributions = _contributions_of(con, period, read_manifest(release)["inputs"])
-        earlier.append(
-            Published(
-                int(release.name[1:]),
-                group_cells(con, contributions),
-                _published_flags(release),
-                pl.from_arrow(contributions),
-            )
-        )
     rules = Rules.from_settings(settings)
-    protected, certificate = protect_record(group_cells(con, stored), earlier, rules, atoms=pl.from_arrow(stored))
+    cell_groups, earlier, contributions = read_record(con, period, settings)
+    protected, certificate = protect_record(cell_groups, earlier, rules, atoms=contributions)
     con.register("flags", protected.select(*DIMENSIONS, "conf_status"))
     try:
         run_sql(con, "release/store_flags", period=period)
@@ -77,6 +63,31 @@ def protect_month(con: duckdb.DuckDBPyConnection, period: str, settings: Setting
     record = {**certificate.to_json(), "rules_hash": rules.digest(disclosure_key(settings))}
     run_sql(con, "release/store_certificate", period=period, certificate=json.dumps(record, sort_keys=True))
     return dict(protected.group_by("conf_status").len().iter_rows())
+
+
+def read_record(
+    con: duckdb.DuckDBPyConnection, period: str, settings: Settings, version: int | None = None
+) -> tuple[pl.DataFrame, list[Published], pl.DataFrame]:
+    """What the month's disclosure audit takes: the cell groups of the version to protect, every version before
+    it as published, and its contributions (the atoms). By default the next version, from ``mart.contributions``;
+    ``version``: one already published, from its manifest's inputs (``bench/replay.py`` replays its audit)."""
+    releases = {int(r.name[1:]): r for r in list_published_versions(settings, period)}
+    if version is None:
+        current = con.sql(
+            "select * exclude (reference_period) from mart.contributions where reference_period = $period",
+            params={"period": period},
+        ).to_arrow_table()
+    else:
+        current = _contributions_of(con, period, read_manifest(releases[version])["inputs"])
+    earlier = []
+    for number, release in sorted(releases.items()):
+        if version is not None and number >= version:
+            break
+        contributions = _contributions_of(con, period, read_manifest(release)["inputs"])
+        earlier.append(
+            Published(number, group_cells(con, contributions), _published_flags(release), pl.from_arrow(contributions))
+        )
+    return group_cells(con, current), earlier, pl.from_arrow(current)
 
 
 def _contributions_of(con: duckdb.DuckDBPyConnection, period: str, inputs: dict) -> pa.Table:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
@@ -18,6 +19,10 @@ import pytest
 from pipelines.cli.commands import main
 from pipelines.contract.contract import read_code_list
 from pipelines.contract.registry import read_registry, write_registry
+from pipelines.core.config import Settings
+from pipelines.release.publish import read_record
+from pipelines.statistics.disclosure import protect_record
+from pipelines.statistics.primary import Rules
 from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import assert_release_is_safe, finest_cells
 from tests.oracle import read_reports
@@ -117,6 +122,23 @@ def test_the_manifest_carries_a_certificate_of_the_whole_record(corrected: Path)
     assert certificate["solver"].startswith("HiGHS") and len(certificate["rules_hash"]) == 64
     text = json.dumps(manifest)
     assert "min_contributors" not in text and "dominance" not in text and "protection_percent" not in text
+
+
+def test_each_versions_audit_replayed_from_the_published_record_gives_its_published_flags(corrected: Path):
+    """Re-running disclosure for a past version (``read_record``, as ``bench/replay.py`` does) reads what its
+    audit read and ends where it ended: the same flag for every cell, the same certificate."""
+    settings = Settings(data_dir=corrected)
+    for version in (1, 2):
+        release = corrected / "published" / PERIOD / f"v{version}"
+        with duckdb.connect(str(settings.warehouse_file), read_only=True) as con:
+            cell_groups, earlier, atoms = read_record(con, PERIOD, settings, version)
+        assert [p.version for p in earlier] == list(range(1, version))
+        protected, certificate = protect_record(cell_groups, earlier, Rules.from_settings(settings), atoms=atoms)
+        published = _cells(release).select(*DIMENSIONS, "conf_status")
+        again = published.join(protected, on=list(DIMENSIONS), how="left", suffix="_again")
+        assert again.height > 100 and (again["conf_status"] == again["conf_status_again"]).all()
+        manifest = json.loads((release / "manifest.json").read_text())["disclosure"]
+        assert {**certificate.to_json(), "rules_hash": manifest["rules_hash"]} == manifest
 
 
 @pytest.fixture(scope="module")
