@@ -205,28 +205,25 @@ class _Record:
             for member in (relation[0], *relation[1]):
                 by_member[member].append(relation)
         proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
+        exposed: dict[str, set[tuple]] = {m: set() for m in self.measures}  # beyond any withholding: counted, left
         margins: list[float] = []
-        self.certificate.unprotectable = 0
         directions = Directions(len(audits[self.measures[0]].truth))  # a move one measure found often proves the next
         with ThreadPoolExecutor(MEASURES_AT_ONCE) as threads:
-            while weak := self._weak(audits, threads, directions, proven, margins):
-                remedied = False
+            while weak := self._weak(audits, threads, directions, proven, exposed, margins):
                 few = len(weak) <= COVER_AT_MOST
                 for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
                     movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
                     covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
-                    if covered is None:  # no cell this version may withhold would protect it
-                        continue
-                    withheld = covered - last * self.n
-                    if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
+                    withheld = [] if covered is None else covered - last * self.n
+                    candidates = [] if covered is None else self._candidates(interval, by_member, self.out[m])
+                    if not len(withheld) and candidates:
                         need = max(interval.target.need_low, interval.target.need_high)
                         withheld = [_complement(candidates, self.values[m][last], need)]
+                    if not len(withheld):  # no cell this version may still withhold would protect it: out before
+                        exposed[m].add((interval.target.columns, interval.target.coefs))
+                        self._report_unprotectable(m, interval)
                     self.status[withheld] = SECONDARY
-                    remedied |= len(withheld) > 0
-                if not remedied:  # all this version could withhold is: what is still weak was out before it
-                    self.certificate.unprotectable = len(weak)
-                    self._report_unprotectable(weak)
-                    break
+        self.certificate.unprotectable = sum(len(targets) for targets in exposed.values())
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
 
     def _weak(
@@ -235,16 +232,18 @@ class _Record:
         threads: ThreadPoolExecutor,
         directions: Directions,
         proven: dict[str, set[tuple]],
+        exposed: dict[str, set[tuple]],
         margins: list[float],
     ) -> list[tuple[str, Interval]]:
-        """One audit of the targets not yet ``proven`` (hiding more only widens what is proven): the measures two
-        at a time, until a pair leaves some weak."""
+        """One audit of the targets neither ``proven`` (hiding more only widens what is proven) nor ``exposed``:
+        the measures two at a time, until a pair leaves some weak."""
         self._complete_relations()
         hidden = (self.blocks - 1) * self.n + np.flatnonzero(np.isin(self.status, [FEW, DOMINANT, SECONDARY]))
         weak: list[tuple[str, Interval]] = []
         for at in range(0, len(self.measures), MEASURES_AT_ONCE):
             group = self.measures[at : at + MEASURES_AT_ONCE]
-            targets = {m: [t for t in self._targets(m) if (t.columns, t.coefs) not in proven[m]] for m in group}
+            settled = {m: proven[m] | exposed[m] for m in group}
+            targets = {m: [t for t in self._targets(m) if (t.columns, t.coefs) not in settled[m]] for m in group}
             for m in group:
                 audits[m].hide(hidden)
             jobs = [threads.submit(audits[m].intervals, targets[m], directions.rows) for m in group]
@@ -261,23 +260,21 @@ class _Record:
                 break
         return weak
 
-    def _report_unprotectable(self, weak: list[tuple[str, Interval]]) -> None:
-        """Name each value no withholding could protect, for the operator (not the value: logs travel further
-        than the warehouse). Holding the release back would not help: what narrows it is out already, for good."""
-        versions = self.certificate.versions_covered
-        for m, interval in weak:
-            target = interval.target
-            what = "level" if target.kind == "cell" else f"change since v{versions[target.columns[1] // self.n]}"
-            sides = [s for s, short in (("below", interval.short_below), ("above", interval.short_above)) if short]
-            _log.warning(
-                "v%d: the %s of %s in cell %s is narrowed %s by values earlier versions published; no cell of this "
-                "version can widen it (counted unprotectable in the certificate)",
-                versions[target.columns[0] // self.n],
-                what,
-                m,
-                dict(zip(DIMENSIONS, self.keys[target.cell], strict=True)),
-                " and ".join(sides),
-            )
+    def _report_unprotectable(self, measure: str, interval: Interval) -> None:
+        """Name a value no withholding can protect, for the operator (not the value: logs travel further than the
+        warehouse). Holding the release back would not help: what narrows it is out already, for good."""
+        versions, target = self.certificate.versions_covered, interval.target
+        what = "level" if target.kind == "cell" else f"change since v{versions[target.columns[1] // self.n]}"
+        sides = [s for s, short in (("below", interval.short_below), ("above", interval.short_above)) if short]
+        _log.warning(
+            "v%d: the %s of %s in cell %s is narrowed %s by values earlier versions published; no cell of this "
+            "version can widen it (counted unprotectable in the certificate)",
+            versions[target.columns[0] // self.n],
+            what,
+            measure,
+            dict(zip(DIMENSIONS, self.keys[target.cell], strict=True)),
+            " and ".join(sides),
+        )
 
     def _already_out(self, measure: str) -> np.ndarray:
         """Cells of the new version unchanged since a version that published them free: links pin them there."""
