@@ -210,19 +210,24 @@ class _Record:
         directions = Directions(len(audits[self.measures[0]].truth))  # a move one measure found often proves the next
         with ThreadPoolExecutor(MEASURES_AT_ONCE) as threads:
             while weak := self._weak(audits, threads, directions, proven, exposed, margins):
-                few = len(weak) <= COVER_AT_MOST
+                few, progress = len(weak) <= COVER_AT_MOST, False
                 for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
                     movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
+                    if few:  # the cover must see every cell withheld so far, this round's neighbours too
+                        audits[m].hide(last * self.n + np.flatnonzero(np.isin(self.status, [FEW, DOMINANT, SECONDARY])))
                     covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
-                    withheld = [] if covered is None else covered - last * self.n
-                    candidates = [] if covered is None else self._candidates(interval, by_member, self.out[m])
-                    if not len(withheld) and candidates:
+                    if covered is None:  # no cell this version may still withhold would protect it: out before
+                        self._set_aside(m, interval, exposed)
+                        progress = True
+                        continue
+                    withheld = covered - last * self.n
+                    if not len(withheld) and (candidates := self._candidates(interval, by_member, self.out[m])):
                         need = max(interval.target.need_low, interval.target.need_high)
                         withheld = [_complement(candidates, self.values[m][last], need)]
-                    if not len(withheld):  # no cell this version may still withhold would protect it: out before
-                        exposed[m].add((interval.target.columns, interval.target.coefs))
-                        self._report_unprotectable(m, interval)
                     self.status[withheld] = SECONDARY
+                    progress |= len(withheld) > 0
+                for m, interval in [] if progress else weak:  # nothing left to withhold: what is weak stays so
+                    self._set_aside(m, interval, exposed)
         self.certificate.unprotectable = sum(len(targets) for targets in exposed.values())
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
 
@@ -260,10 +265,13 @@ class _Record:
                 break
         return weak
 
-    def _report_unprotectable(self, measure: str, interval: Interval) -> None:
-        """Name a value no withholding can protect, for the operator (not the value: logs travel further than the
-        warehouse). Holding the release back would not help: what narrows it is out already, for good."""
+    def _set_aside(self, measure: str, interval: Interval, exposed: dict[str, set[tuple]]) -> None:
+        """Count a value no withholding can protect, and name it for the operator (not the value: logs travel
+        further than the warehouse). Holding the release back would not help: what narrows it is out for good."""
         versions, target = self.certificate.versions_covered, interval.target
+        if (target.columns, target.coefs) in exposed[measure]:
+            return
+        exposed[measure].add((target.columns, target.coefs))
         what = "level" if target.kind == "cell" else f"change since v{versions[target.columns[1] // self.n]}"
         sides = [s for s, short in (("below", interval.short_below), ("above", interval.short_above)) if short]
         _log.warning(
