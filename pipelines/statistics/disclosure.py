@@ -168,9 +168,12 @@ class _Record:
         self.certificate.unchanged_cell_links = int(sum(len(v) for v in links.values()))
         # The cells' programme first: it finds nearly the whole pattern at a fraction of the cost. The atoms' then
         # proves every target afresh (what the first proved, it proved for a weaker attacker) and mends the rest.
-        self._remedy(self._audits(links, with_atoms=False))
+        # What the first finds beyond any withholding, the stronger attacker narrows too: set aside for both.
+        exposed: dict[str, set[tuple]] = {m: set() for m in self.measures}
+        self._remedy(self._audits(links, with_atoms=False), exposed)
         if self.unknowns is not None:
-            self._remedy(self._audits(links, with_atoms=True))
+            self._remedy(self._audits(links, with_atoms=True), exposed)
+        self.certificate.unprotectable = sum(len(targets) for targets in exposed.values())
         self.certificate.targets = self._target_counts()
         keys = [k for k, p in zip(self.keys, self.present[-1], strict=True) if p]
         frame = pl.DataFrame(keys, schema=list(DIMENSIONS), orient="row")
@@ -197,15 +200,15 @@ class _Record:
             audit.hide(np.concatenate(hidden))
         return audits
 
-    def _remedy(self, audits: dict[str, RecordAudit]) -> None:
-        """Audit, withhold beside what falls short, audit again: until every target is proven protected."""
+    def _remedy(self, audits: dict[str, RecordAudit], exposed: dict[str, set[tuple]]) -> None:
+        """Audit, withhold beside what falls short, audit again: until every target is proven protected or
+        ``exposed`` (beyond any withholding: counted, named, left)."""
         last = self.blocks - 1
         by_member: dict[int, list[tuple[int, tuple[int, ...]]]] = defaultdict(list)
         for relation in self.relations:
             for member in (relation[0], *relation[1]):
                 by_member[member].append(relation)
         proven: dict[str, set[tuple]] = {m: set() for m in self.measures}
-        exposed: dict[str, set[tuple]] = {m: set() for m in self.measures}  # beyond any withholding: counted, left
         margins: list[float] = []
         directions = Directions(len(audits[self.measures[0]].truth))  # a move one measure found often proves the next
         with ThreadPoolExecutor(MEASURES_AT_ONCE) as threads:
@@ -228,7 +231,6 @@ class _Record:
                     progress |= len(withheld) > 0
                 for m, interval in [] if progress else weak:  # nothing left to withhold: what is weak stays so
                     self._set_aside(m, interval, exposed)
-        self.certificate.unprotectable = sum(len(targets) for targets in exposed.values())
         self.certificate.smallest_margin = round(min(margins), 4) if margins else None
 
     def _weak(
