@@ -223,7 +223,7 @@ class RecordAudit:
                 if len(pending(waiting)) > (1 - BATCH_MIN_GAIN) * len(waiting):
                     break
             # The atoms' programme: spread solves while each proves a good part of what is left (an exact solve there
-            # costs a tenth of a spread, and ~30 of them remain after the first).
+            # costs about a third of a spread, and over a hundred were left after the first one at 1M rows).
             while self.spread_first and len(waiting := pending(everyone)) >= BATCH_MIN_TARGETS:
                 need = need_low[waiting] if minimise else need_high[waiting]
                 solution = self._spread(objective[waiting], need, upward=not minimise)
