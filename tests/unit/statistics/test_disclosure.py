@@ -306,7 +306,7 @@ DROPPED_IN_V2 = [
 ]
 
 
-def test_a_value_earlier_versions_already_narrowed_is_counted_and_named_not_hidden_in_vain(caplog):
+def test_a_value_earlier_versions_already_narrowed_is_counted_and_named_not_hidden_in_vain():
     """No withholding in v2 can widen what v1's published cells (and the atoms a correction left alone) pin. The
     audit counts it ``unprotectable`` and names the cell in a warning; the independent attacker confirms each
     named value is narrowed below its need with v2 wholly withheld, and no further by what v2 published."""
@@ -314,14 +314,14 @@ def test_a_value_earlier_versions_already_narrowed_is_counted_and_named_not_hidd
     after = to_contributions([r for r in DROPPED_IN_V2 if r[5] != 1])
     v1 = protect_cells(cell_groups_of(before), RULES, ZONES, before)
     v1_flags = dict(zip(v1.select(DIMENSIONS).iter_rows(), v1["conf_status"], strict=True))
-    with caplog.at_level("WARNING", logger="pipelines.statistics.disclosure"):
+    with _named_unprotectable() as named:
         v2, certificate = protect_record(
             cell_groups_of(after), [Published(1, cell_groups_of(before), v1_flags, before)], RULES, ZONES, after
         )
     v2_flags = dict(zip(v2.select(DIMENSIONS).iter_rows(), v2["conf_status"], strict=True))
-    named = [(r.args[2], tuple(r.args[3].values())) for r in caplog.records if "narrowed" in r.getMessage()]
     assert certificate.unprotectable == len(named) > 0
-    for measure, key in named:
+    for version, what, measure, key in named:
+        assert (version, what) == (2, "level"), named
         versions = [_version(before, v1_flags, measure), _version(after, v2_flags, measure)]
         v1_alone = Attacker([versions[0], Version(versions[1].atoms, dict.fromkeys(v2_flags))])
         value, need = _truth(after, key, measure), RULES.required(v2_flags[key]) * _truth(after, key, measure)
