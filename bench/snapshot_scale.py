@@ -2,8 +2,8 @@
 
     uv run --frozen python bench/snapshot_scale.py --month-rows 2M --sizes 1,6
 
-For each size S, a fresh warehouse holds S months of loaded rows (synthetic rows written straight into
-``core.usage`` with their ledger rows: the snapshot reads the warehouse's tables, nothing else), and both
+For each size S, a fresh warehouse holds S months of loaded rows (synthetic rows stored as the load stores a
+report, one file a month, with their ledger rows: the snapshot reads the warehouse, nothing else), and both
 snapshot generations are brought up to date. Then one more month arrives and the refresh that publishing
 ends with runs, timed, beside a byte copy of the warehouse file (the former snapshot). Writes
 ``bench/results/snapshot_scale_<rows>.json``.
@@ -26,10 +26,13 @@ sys.path.insert(0, str(BENCH))
 from year import parse_rows  # noqa: E402
 
 ROWS = """
-insert into core.usage
-select $id, $period, 'p' || (i % 50), date '2026-01-01' + (i % 28)::int, '110000', '110000', 'text', 'enterprise',
-       'I', 'm' || (i % 97), i % 1000, 0, i % 777, 1, (i % 100)::decimal(18, 4)
-from range($rows) as t(i)
+select * from (
+    select $id, $period, 'p' || (i % 50), date '2026-01-01' + (i % 28)::int, '110000', '110000', 'text',
+           'enterprise', 'I', 'm' || (i % 97), i % 1000, 0, i % 777, 1, (i % 100)::decimal(18, 4)
+    from range($rows) as t(i)
+) as t(submission_id, report_period, provider_id, usage_date, region_code, compute_region_code, modality,
+       customer_type, sector_code, model_id, input_tokens, cached_input_tokens, output_tokens, requests,
+       settlement_amount)
 """
 LEDGER = """
 insert into core.submissions (submission_id, provider_id, report_period, file_name, size_bytes, row_count,
@@ -43,11 +46,14 @@ create table mart.cells (reference_period varchar, use_type varchar, region_code
 """
 
 
-def add_month(con, index: int, rows: int) -> None:
+def add_month(con, settings, index: int, rows: int) -> None:
+    from pipelines.core.usage_store import define_usage_view, store_rows
+
     period = f"{2026 + index // 12}-{index % 12 + 1:02d}"
     params = {"id": f"{index:064x}", "period": period, "rows": rows}
-    con.execute(ROWS, params)
+    store_rows(con, settings, period, params["id"], ROWS, params)
     con.execute(LEDGER, {**params, "seq": index})
+    define_usage_view(con, settings)
 
 
 def measure_size(months: int, rows: int) -> dict:
@@ -61,10 +67,10 @@ def measure_size(months: int, rows: int) -> dict:
         with open_warehouse(settings) as con:
             con.execute(CELLS)
             for index in range(months):
-                add_month(con, index, rows)
+                add_month(con, settings, index, rows)
             refresh_snapshot(con, settings)
             refresh_snapshot(con, settings)  # both generations hold every month so far
-            add_month(con, months, rows)
+            add_month(con, settings, months, rows)
             con.execute("checkpoint")
             started = time.perf_counter()
             refresh_snapshot(con, settings)
@@ -76,7 +82,7 @@ def measure_size(months: int, rows: int) -> dict:
         return {
             "months_before": months,
             "warehouse_rows": (months + 1) * rows,
-            "warehouse_bytes": warehouse.stat().st_size,
+            "warehouse_bytes": warehouse.stat().st_size + sum(p.stat().st_size for p in settings.usage_dir.rglob("*")),
             "refresh_seconds": round(refresh_seconds, 2),
             "file_copy_seconds": round(copy_seconds, 2),
         }

@@ -61,24 +61,21 @@ create table if not exists core.submission_totals (
     primary key (submission_id, modality)
 );
 
--- Accepted report rows, superseded ones included (for audit); current figures join core.submissions.
-create table if not exists core.usage (
-    submission_id varchar not null,
-    report_period varchar not null,
-    provider_id varchar not null,
-    usage_date date not null,
-    region_code varchar not null,
-    compute_region_code varchar,
-    modality varchar not null,
-    customer_type varchar not null,
-    sector_code varchar,
-    model_id varchar not null,
-    input_tokens bigint not null,
-    cached_input_tokens bigint not null,
-    output_tokens bigint not null,
-    requests bigint not null,
-    settlement_amount decimal(18, 4) not null  -- the contract caps a row at 10^13 yuan: 18 digits suffice
-);
+-- Accepted report rows, superseded ones included (for audit); current figures join core.submissions. The rows
+-- live in one Parquet file per accepted report, written once when it is loaded (pipelines/core/usage_store.py,
+-- the columns and types of pipelines/intake/sql/usage_rows.sql); this view names every loaded report's file.
+-- Its shape before any report is loaded (a warehouse from before the files still has its table: moved at opening):
+create view if not exists core.usage as
+select * from (values (
+    null::varchar, null::varchar, null::varchar, null::date, null::varchar, null::varchar, null::varchar,
+    null::varchar, null::varchar, null::varchar, null::bigint, null::bigint, null::bigint, null::bigint,
+    null::decimal(18, 4)  -- the contract caps a row at 10^13 yuan: 18 digits suffice
+)) as t(
+    submission_id, report_period, provider_id, usage_date, region_code, compute_region_code, modality,
+    customer_type, sector_code, model_id, input_tokens, cached_input_tokens, output_tokens, requests,
+    settlement_amount
+)
+where false;
 
 -- core.submission_totals keeps each count's exact total too: the month's bound (validate.check_month_bound)
 -- adds these up instead of reading the month's accepted rows again for every new report. Filled in once for

@@ -10,11 +10,19 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.core.config import Settings
 from pipelines.core.database import run_sql
+from pipelines.core.usage_store import define_usage_view
+from pipelines.intake.load import store_report
 
 
 def load_accepted_report(
-    con: duckdb.DuckDBPyConnection, path: Path, period: str, receipt_seq: int, received_at: dt.datetime
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    path: Path,
+    period: str,
+    receipt_seq: int,
+    received_at: dt.datetime,
 ) -> None:
     """Record one report as accepted (named by its content, as intake does) and load its rows; a later report of
     the same provider and month supersedes the earlier one."""
@@ -39,5 +47,6 @@ def load_accepted_report(
         stored_path=str(path),
         contract_version="1",
     )
-    run_sql(con, "intake/insert_usage", submission_id=submission, path=str(path))
+    store_report(con, settings, period, submission, path)
     run_sql(con, "intake/supersede", provider_id=provider, report_period=period)
+    define_usage_view(con, settings)

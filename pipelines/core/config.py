@@ -107,6 +107,11 @@ class Settings:
         return self.data_dir / "warehouse" / "tokenstats.duckdb"
 
     @property
+    def usage_dir(self) -> Path:
+        """Accepted reports' rows, one Parquet file each (``core.usage``; ``core/usage_store.py``)."""
+        return self.data_dir / "warehouse" / "usage"
+
+    @property
     def published_dir(self) -> Path:
         return self.data_dir / "published"
 

@@ -17,6 +17,7 @@ from typing import IO, Any
 import duckdb
 
 from pipelines.core.config import SCHEMAS_DIR, Settings, disclosure_key
+from pipelines.core.usage_store import define_usage_view, move_usage_table
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # pipelines/: each stage keeps its SQL in <stage>/sql/
 # The storage format the warehouse (and so the analyst snapshot, its copy) is written in: the oldest our
@@ -102,7 +103,11 @@ def open_warehouse(settings: Settings, wait_seconds: float = 0.0) -> Iterator[du
         config = {"storage_compatibility_version": STORAGE_VERSION}  # read by the analysts' CLI (snapshot.py)
         con = configure_connection(duckdb.connect(str(settings.warehouse_file), config=config), settings)
         try:
-            con.execute((SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8"))
+            schema = (SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8")
+            con.execute(schema)
+            if move_usage_table(con, settings):
+                con.execute(schema)  # core.usage's empty shape, should the moved table have had no rows
+            define_usage_view(con, settings)  # names every file again: the data folder may have moved
             yield con
         finally:
             con.close()

@@ -27,8 +27,8 @@ POINTS = (
     "validate.before_verdict",  # validated, the verdict not yet written
     "validate.after_verdict",
     # ingest: load (one transaction per file), then filing away
-    "load.after_ledger_insert",  # the ledger row is inserted, the usage rows are not (uncommitted)
-    "load.after_rows_insert",  # rows inserted, totals and supersession not yet (uncommitted)
+    "load.after_ledger_insert",  # the ledger row is inserted, the usage rows are not stored (uncommitted)
+    "load.after_rows_stored",  # the rows' file written, totals, supersession and core.usage not yet (uncommitted)
     "load.before_commit",
     "load.after_commit",  # committed; the claim folder is not yet moved to the archive or quarantine
     "file_away.before_move",  # reason.json written (rejected files); the folder not yet moved

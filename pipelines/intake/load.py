@@ -1,6 +1,7 @@
 """Loading: one writer, one transaction per file: check the provider's history, record the ledger row and, when
-accepted, insert the rows and supersede the previous report for that month; then move the claim folder to the
-archive, or to the quarantine with ``reason.json``. Safe to retry or resume after a crash."""
+accepted, store the rows (``core/usage_store.py``) and supersede the previous report for that month; then move
+the claim folder to the archive, or to the quarantine with ``reason.json``. Safe to retry or resume after a
+crash."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ import duckdb
 from pipelines.contract.reasons import Verdict, write_json
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
-from pipelines.core.database import fetch_first_row, open_warehouse, restrict_data_folders, run_sql
+from pipelines.core.database import fetch_first_row, open_warehouse, read_sql, restrict_data_folders, run_sql
 from pipelines.core.failpoints import crash_point
+from pipelines.core.usage_store import define_usage_view, store_rows
 from pipelines.intake.claim import REASON_FILE, Claim, read_claim
 from pipelines.intake.verify import validate_claim
 from pipelines.validation.datadocs import build_index
@@ -105,7 +107,7 @@ def _record(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, sett
         _insert_submission(con, claim, verdict, status, reason, settings)
         crash_point("load.after_ledger_insert")
         if status == "accepted":
-            status = _load_rows(con, claim, verdict)
+            status = _load_rows(con, claim, verdict, settings)
         crash_point("load.before_commit")
         con.execute("commit")
         crash_point("load.after_commit")
@@ -146,16 +148,20 @@ def _insert_submission(
     )
 
 
-def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -> str:
-    """Insert the accepted rows; the last report received of a provider and month is the current one."""
+def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, settings: Settings) -> str:
+    """Store the accepted rows (core.usage names them in this transaction); the last report received of a
+    provider and month is the current one."""
     params = {"submission_id": claim.received.submission_id}
-    inserted = run_sql(con, "intake/insert_usage", **params, path=str(claim.report)).fetchall()[0][0]
-    crash_point("load.after_rows_insert")
-    if inserted != verdict.row_count:  # the file changed since it was validated: refuse to half-trust it
-        raise RuntimeError(f"loaded {inserted} rows of {claim.report}, expected {verdict.row_count}")
+    period = verdict.report_period
+    assert period is not None  # an accepted report has one month
+    stored = store_report(con, settings, period, claim.received.submission_id, claim.report)
+    crash_point("load.after_rows_stored")
+    if stored != verdict.row_count:  # the file changed since it was validated: refuse to half-trust it
+        raise RuntimeError(f"loaded {stored} rows of {claim.report}, expected {verdict.row_count}")
     for totals in verdict.totals:
         run_sql(con, "intake/insert_totals", **params, **totals)
-    run_sql(con, "intake/supersede", provider_id=claim.received.provider_id, report_period=verdict.report_period)
+    run_sql(con, "intake/supersede", provider_id=claim.received.provider_id, report_period=period)
+    define_usage_view(con, settings)
     received = claim.received  # this arrival's ledger row (the same bytes may have arrived in another folder)
     key = {"provider": received.provider_id, "file_name": received.file_name, "received_at": received.received_at}
     status = fetch_first_row(
@@ -166,6 +172,15 @@ def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict) -
     )
     assert status is not None
     return status[0]
+
+
+def store_report(
+    con: duckdb.DuckDBPyConnection, settings: Settings, period: str, submission_id: str, report: Path
+) -> int:
+    """Write an accepted report's rows to its file in the warehouse's types; ``core.usage`` names it once the
+    ledger lists the report as loaded (``define_usage_view``). Returns the rows written."""
+    params = {"submission_id": submission_id, "path": str(report)}
+    return store_rows(con, settings, period, submission_id, read_sql("intake/usage_rows"), params)
 
 
 def _destination(claim: Claim, status: str, verdict: Verdict, settings: Settings) -> Path:

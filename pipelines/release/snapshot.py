@@ -6,20 +6,20 @@ open ``<data>/analyst/tokenstats.duckdb``, a symbolic link to one of two generat
 *not* pointed at up to date and swaps the link onto it (a rename), so a reader sees the old snapshot or the new
 one, never half of one, and a reader that opened the old one keeps it until it closes.
 
-Bringing a generation up to date costs what changed, not the size of the warehouse: accepted reports are
-immutable and keyed by their sha256, so only the rows of submissions the generation does not hold yet are
-appended (each read from the warehouse by its submission id, which its row groups' min/max statistics find
-without scanning the rest); the small tables (ledger, code lists, marts, the published record) are replaced
-whole. Should an analyst still hold that generation open from two publishes ago, it is unlinked (the analyst
-keeps reading it) and rebuilt from scratch: the only case that copies every row. Both generations are written
-in an older storage format (``core.database.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4
-and later) opens them. The snapshot is internal: it holds provider-level rows. Releases never do.
+Bringing a generation up to date copies no row: the rows of accepted reports live in the bureau's own Parquet
+files, one per report (``core/usage_store.py``), and the generation's ``core.usage`` is the warehouse's view
+over them; only the small tables (ledger, code lists, marts, the published record) are replaced whole. So its
+cost does not grow with the warehouse, and a generation an analyst still holds open from two publishes ago is
+simply unlinked (the analyst keeps reading it) and written afresh. Both generations are written in an older
+storage format (``core.database.STORAGE_VERSION``) so the stock DuckDB CLI analysts install (1.4 and later)
+opens them. The snapshot is internal: it holds provider-level rows. Releases never do.
 
 ``tokenstats query`` runs the analyst's SQL in a locked-down connection: the snapshot read-only, no file
-system access (no ``read_text``, ``COPY``, ``EXPORT``, ``ATTACH`` of another file, extension install or
-load), configuration locked (no ``SET`` can undo any of it), memory and threads bounded, no spilling to disk;
-and only one read statement (``SELECT``, ``DESCRIBE``, ``SHOW``, ``SUMMARIZE``) is accepted at all. The file
-itself is readable by its owner and group only (``SNAPSHOT_MODE``): analysts are given the group.
+read but the snapshot and the rows' folder (no ``read_text`` elsewhere, ``COPY``, ``EXPORT``, ``ATTACH`` of
+another file, extension install or load), configuration locked (no ``SET`` can undo any of it), memory and
+threads bounded, no spilling to disk; and only one read statement (``SELECT``, ``DESCRIBE``, ``SHOW``,
+``SUMMARIZE``) is accepted at all. The file itself is readable by its owner and group only
+(``SNAPSHOT_MODE``): analysts are given the group, which reads the rows' files too.
 """
 
 from __future__ import annotations
@@ -38,8 +38,6 @@ from pipelines.release.vintages import store_vintages
 SNAPSHOT_MODE = 0o640  # owner (the pipeline) and group (analysts); nobody else
 GENERATIONS = ("a", "b")  # the snapshot analysts open is one; the next publish writes the other
 SNAPSHOT = "snapshot"  # the generation being written, as attached to the writer's connection
-# Ledger statuses whose submissions have rows in core.usage (a superseded report was accepted first).
-LOADED = "('accepted', 'superseded')"
 # The one statement type an analyst may run (DESCRIBE, SHOW, SUMMARIZE and FROM-first queries are SELECTs).
 # Everything else (COPY, ATTACH, PRAGMA, SET, LOAD, CALL, EXPORT, CREATE, and EXPLAIN, whose ANALYZE form runs
 # any statement) is refused before DuckDB sees it; DuckDB's own lock-down below would hold even if not.
@@ -90,8 +88,8 @@ def _attach_generation(con: duckdb.DuckDBPyConnection, generation: Path) -> None
 
 
 def _update_generation(con: duckdb.DuckDBPyConnection) -> None:
-    """In one transaction of the generation: append the rows of submissions it lacks, replace every other
-    table, recreate the warehouse's views and the documented analyst views."""
+    """In one transaction of the generation: replace every table, recreate the warehouse's views (core.usage
+    first: others read it) and the documented analyst views."""
     warehouse = con.sql("select current_database()").fetchall()[0][0]
     tables = con.sql(
         "select schema_name, table_name from duckdb_tables() where database_name = $db order by all",
@@ -99,20 +97,18 @@ def _update_generation(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchall()
     views = con.sql(
         "select schema_name, view_name, sql from duckdb_views() "
-        "where database_name = $db and not internal and schema_name <> 'analyst' order by view_oid",
+        "where database_name = $db and not internal and schema_name <> 'analyst' "
+        "order by (schema_name, view_name) <> ('core', 'usage'), view_oid",
         params={"db": warehouse},
     ).fetchall()
     con.execute("begin")
     try:
         for schema in sorted({s for s, _ in tables} | {s for s, _, _ in views} | {"analyst"}):
             con.execute(f"create schema if not exists {SNAPSHOT}.{_name(schema)}")
-        con.execute(f"create table if not exists {SNAPSHOT}.core.usage as from core.usage limit 0")
-        con.execute(f"create table if not exists {SNAPSHOT}.core.submissions as from core.submissions limit 0")
-        _append_new_usage(con)
+        _drop_copied_usage(con)
         for schema, table in tables:
-            if (schema, table) != ("core", "usage"):
-                name = f"{_name(schema)}.{_name(table)}"
-                con.execute(f"create or replace table {SNAPSHOT}.{name} as from {name}")
+            name = f"{_name(schema)}.{_name(table)}"
+            con.execute(f"create or replace table {SNAPSHOT}.{name} as from {name}")
         con.execute(f"use {SNAPSHOT}")  # views bind to the names of the generation they live in
         for schema, view, sql in views:
             con.execute(f"drop view if exists {_name(schema)}.{_name(view)}")
@@ -126,17 +122,14 @@ def _update_generation(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"use {_name(warehouse)}")
 
 
-def _append_new_usage(con: duckdb.DuckDBPyConnection) -> None:
-    """Append to the generation the rows of every loaded submission its own ledger copy does not list yet."""
-    new = con.sql(
-        f"select submission_id from core.submissions where status in {LOADED} "
-        f"except select submission_id from {SNAPSHOT}.core.submissions where status in {LOADED} order by 1"
+def _drop_copied_usage(con: duckdb.DuckDBPyConnection) -> None:
+    """A generation from before the rows were kept in files holds them as a table: the view replaces it."""
+    copied = con.sql(
+        "select 1 from duckdb_tables() where database_name = $db and schema_name = 'core' and table_name = 'usage'",
+        params={"db": SNAPSHOT},
     ).fetchall()
-    for (submission_id,) in new:  # one equality each: the scan skips every row group of other submissions
-        con.execute(
-            f"insert into {SNAPSHOT}.core.usage by name from core.usage where submission_id = $id",
-            {"id": submission_id},
-        )
+    if copied:
+        con.execute(f"drop table {SNAPSHOT}.core.usage")
 
 
 def _name(identifier: str) -> str:
@@ -156,20 +149,22 @@ def query_snapshot(settings: Settings, sql: str) -> duckdb.DuckDBPyRelation:
     if not settings.analyst_file.exists():
         raise UsageError(f"no analyst snapshot yet at {settings.analyst_file}; run `tokenstats publish`")
     con = duckdb.connect(str(settings.analyst_file), read_only=True, config=_sandbox_config(settings))
-    # A session setting (no connect-time option), so set before the configuration is locked: DuckDB draws its
-    # progress bar on stdout, into the CSV or JSON, once a query has run two seconds. A second connection in
-    # one process shares the database, locked already by the first (the command line makes one).
+    # Set after connecting, before the configuration is locked: DuckDB takes the one folder it may read only
+    # while file access is still on, and the progress bar is a session setting (DuckDB draws it on stdout,
+    # into the CSV or JSON, once a query has run two seconds). A second connection in one process shares
+    # the database, locked already by the first (the command line makes one).
     if not con.execute("select current_setting('lock_configuration')").fetchall()[0][0]:
+        con.execute(f"set allowed_directories = [{quote_literal(f'{settings.usage_dir}{os.sep}')}]")
+        con.execute("set enable_external_access = false")  # no file but the snapshot and the rows' files
         con.execute("set enable_progress_bar = false")
         con.execute("set lock_configuration = true")
     return con.sql(sql)
 
 
 def _sandbox_config(settings: Settings) -> dict[str, Any]:
-    """DuckDB settings of the analyst's connection, fixed at connect time (``query_snapshot`` then locks the
-    configuration: SET, PRAGMA and RESET can change none of them)."""
+    """DuckDB settings of the analyst's connection, fixed at connect time (``query_snapshot`` then turns file
+    access off and locks the configuration: SET, PRAGMA and RESET can change none of them)."""
     config: dict[str, Any] = {
-        "enable_external_access": False,  # no file but the snapshot: read_*, COPY, EXPORT, ATTACH, INSTALL
         "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
         "allow_community_extensions": False,

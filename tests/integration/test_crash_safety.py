@@ -57,7 +57,7 @@ INGEST_CASES = [
     ("validate.after_verdict", 1, "s0", 2, 1),  # a validation worker killed (say, by the OOM killer)
     ("load.after_ledger_insert", 1, "s0", 2, -signal.SIGKILL),  # leaves state s1: all validated, none loaded
     ("load.after_ledger_insert", 3, "s1", 1, -signal.SIGKILL),
-    ("load.after_rows_insert", 2, "s1", 1, -signal.SIGKILL),
+    ("load.after_rows_stored", 2, "s1", 1, -signal.SIGKILL),
     ("load.before_commit", 4, "s1", 1, -signal.SIGKILL),
     ("load.after_commit", 3, "s1", 1, -signal.SIGKILL),  # a history rejection committed, not yet quarantined
     ("load.after_commit", 4, "s1", 1, -signal.SIGKILL),

@@ -170,7 +170,9 @@ def test_other_providers_reports_are_loaded(run):
 
 def test_sql_like_text_is_stored_verbatim_and_the_warehouse_is_intact(run):
     with duckdb.connect(str(run.data / "warehouse" / "tokenstats.duckdb"), read_only=True) as con:
-        tables = {r[0] for r in con.sql("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+        tables = {
+            r[0] for r in con.sql("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+        }
         assert {"core.usage", "core.submissions", "core.submission_totals", "ref.providers"} <= tables
         stored = {r[0] for r in con.sql("select model_id from core.usage where model_id like '%#%'").fetchall()}
     assert {m.rsplit("#", 1)[0] for m in stored} == set(SQL_LIKE)

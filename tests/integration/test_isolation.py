@@ -174,7 +174,9 @@ def test_hostile_names_and_values_are_stored_verbatim_and_the_warehouse_is_intac
             r[0].rsplit("#", 1)[0]
             for r in con.sql("select model_id from core.usage where model_id like '%#%'").fetchall()
         }
-        tables = {r[0] for r in con.sql("select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+        tables = {
+            r[0] for r in con.sql("select table_schema || '.' || table_name from information_schema.tables").fetchall()
+        }
         loaded = con.sql("select count(*) from core.usage").fetchall()[0][0]
         expected = con.sql(
             "select sum(row_count) from core.submissions where status in ('accepted', 'superseded')"

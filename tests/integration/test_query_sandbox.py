@@ -1,4 +1,5 @@
-"""``tokenstats query`` as a hostile analyst uses it: no file but the snapshot is read, nothing is written.
+"""``tokenstats query`` as a hostile analyst uses it: no file but the snapshot and the rows' files (the folder
+``core.usage`` reads) is read, nothing is written.
 
 The attacks of issue #15 each fail with a clear error and leave the release, the warehouse and the inbox as
 they were; a Hypothesis fuzz of hostile SQL (file functions, COPY, EXPORT, ATTACH, PRAGMA, SET, INSTALL/LOAD,
@@ -74,11 +75,16 @@ def _tree(root: Path, digest: bool = True) -> dict[str, tuple[str, int, int]]:
 def test_the_issue_attacks_fail_clearly_and_change_nothing(root):
     data = root / "data"
     release_file = data / "published" / PERIOD / "v1" / "tables" / "national.csv"
+    usage = data / "warehouse" / "usage"
+    escape = usage / ".." / ".." / ".." / "outside" / "secret.txt"
     provider = sorted(p.name for p in (data / "archive").iterdir())[0]
     before = _tree(root)
     attacks = {
         "select * from read_text('/etc/passwd')": "file system operations are disabled",
         f"select * from read_text('{root / 'outside' / 'secret.txt'}')": "file system operations are disabled",
+        # the one folder the analyst reads (the rows' files) leads nowhere else
+        f"select * from read_blob('{usage / '..' / 'disclosure.key'}')": "file system operations are disabled",
+        f"select * from read_text('{escape}')": "file system operations are disabled",
         f"copy (select 'x') to '{release_file}'": READ_ONLY,
         f"attach '{data / 'warehouse' / 'tokenstats.duckdb'}' as live (read_only false)": READ_ONLY,
         "update core.submissions set status = 'rejected'": READ_ONLY,
@@ -117,17 +123,22 @@ def test_snapshot_and_private_folders_are_closed_to_other_users(root):
 
 
 def test_the_stock_duckdb_cli_locked_down_as_the_readme_says(root):
-    """The README's command for analysts on the stock CLI: the same refusal."""
+    """The README's command for analysts on the stock CLI: the rows' files are read, nothing else is."""
     snapshot = root / "data" / "analyst" / "tokenstats.duckdb"
-    lockdown = "set enable_external_access = false; set lock_configuration = true"
+    usage = root / "data" / "warehouse" / "usage"
+    lockdown = (
+        f"set allowed_directories = ['{usage}/']; set enable_external_access = false; set lock_configuration = true"
+    )
     done = subprocess.run(
-        ["duckdb", "-readonly", "-cmd", lockdown, str(snapshot)],
-        input=f"select count(*) from analyst.about;\nselect * from read_text('{root / 'outside' / 'secret.txt'}');\n",
+        ["duckdb", "-readonly", "-csv", "-cmd", lockdown, str(snapshot)],
+        input="select count(*) as n from analyst.usage;\n"
+        f"select * from read_text('{root / 'outside' / 'secret.txt'}');\n",
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+    assert "n\n3000\n" in done.stdout, done.stdout + done.stderr
     assert "file system operations are disabled" in done.stdout + done.stderr
     assert CANARY not in done.stdout
 
@@ -173,6 +184,8 @@ def _targets(root: Path) -> list[str]:
         f"file://{root / 'outside' / 'secret.csv'}",
         str(root / "outside" / "*"),
         str(data / "warehouse" / "tokenstats.duckdb"),
+        str(data / "warehouse" / "usage" / ".." / "disclosure.key"),
+        str(data / "warehouse" / "usage" / PERIOD / ".." / ".." / ".." / ".." / "outside" / "secret.csv"),
         str(data / "published" / PERIOD / "v1" / "tables" / "national.csv"),
         str(data / "inbox" / "forged" / "x.parquet"),
         str(data / "analyst" / "new.duckdb"),

@@ -9,7 +9,6 @@ scan, not ingest, is under test), then copied and tampered with one way per test
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import zipfile
 from pathlib import Path
@@ -20,10 +19,11 @@ import pytest
 from pipelines.contract.reference import load_reference_tables
 from pipelines.contract.registry import read_registry
 from pipelines.core.config import Settings
-from pipelines.core.database import open_warehouse, run_sql
+from pipelines.core.database import open_warehouse
 from pipelines.release.publish import publish_months
 from pipelines.synthetic.generate import generate_month
 from tests.confidentiality import CELL_TABLES, DIMENSIONS, assert_release_is_safe
+from tests.loading import load_accepted_report
 
 PERIOD = "2026-10"
 
@@ -35,26 +35,8 @@ def build_release(data: Path, rows: int, providers: int, seed: int) -> Path:
     with open_warehouse(settings) as con:
         load_reference_tables(con, settings)
         for i, report in enumerate(reports):
-            digest = hashlib.sha256(report.path.read_bytes()).hexdigest()
-            run_sql(
-                con,
-                "intake/insert_submission",
-                submission_id=digest,
-                provider_id=report.provider_id,
-                report_period=PERIOD,
-                file_name=report.path.name,
-                size_bytes=report.path.stat().st_size,
-                row_count=report.rows,
-                received_at=dt.datetime(2026, 11, 2, tzinfo=dt.UTC) + dt.timedelta(minutes=i),
-                receipt_seq=i + 1,
-                status="accepted",
-                reason="accepted",
-                reason_path=None,
-                docs_path=None,
-                stored_path=None,
-                contract_version="1",
-            )
-            run_sql(con, "intake/insert_usage", submission_id=digest, path=str(report.path))
+            received_at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC) + dt.timedelta(minutes=i)
+            load_accepted_report(con, settings, report.path, PERIOD, i + 1, received_at)
         (release,) = publish_months(con, [PERIOD], settings, created_at=dt.datetime(2026, 11, 5, tzinfo=dt.UTC))
     return release
 

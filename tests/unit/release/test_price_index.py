@@ -162,7 +162,7 @@ def year(tmp_path_factory: pytest.TempPathFactory) -> Settings:
         load_reference_tables(con, settings)
         for n, path in enumerate(sorted((data / "inbox").glob("*/*.parquet"))):
             period = path.stem.rsplit("_", 1)[1]
-            load_accepted_report(con, path, period, n, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
+            load_accepted_report(con, settings, path, period, n, dt.datetime(2026, 11, 1, tzinfo=dt.UTC))
     return settings
 
 

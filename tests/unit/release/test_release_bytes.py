@@ -166,10 +166,13 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for period, generated in reports.items():
                 for report in generated:
                     seq += 1
-                    load_accepted_report(con, report.path, period, seq, RECEIVED_AT + dt.timedelta(seconds=seq))
+                    load_accepted_report(
+                        con, settings, report.path, period, seq, RECEIVED_AT + dt.timedelta(seconds=seq)
+                    )
             publish_months(con, list(PERIODS), settings, created_at=CREATED_AT)
             load_accepted_report(
                 con,
+                settings,
                 _corrected(reports["2026-10"][-1].path),
                 "2026-10",
                 seq + 1,

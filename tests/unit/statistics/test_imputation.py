@@ -17,6 +17,7 @@ import pytest
 
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import SCHEMAS_DIR, Settings
+from pipelines.core.usage_store import define_usage_view, store_rows
 from pipelines.statistics.cells import DIMENSIONS
 from pipelines.statistics.imputation import list_late_providers, measure_coverage, store_estimates
 from pipelines.statistics.marts import build_marts
@@ -45,9 +46,11 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
         + "".join(f"p-{p},Provider {p},{g},110000,2025-01\n" for p, g in PROVIDERS.items()),
         encoding="utf-8",
     )
+    settings = Settings.from_env(data_dir=tmp_path)
     con = duckdb.connect()
     con.execute((SCHEMAS_DIR / "warehouse.sql").read_text(encoding="utf-8"))
-    load_reference_tables(con, Settings.from_env(data_dir=tmp_path))
+    load_reference_tables(con, settings)
+    con.execute("create temp table report as from core.usage")  # core.usage's columns and types, no row
     for provider, month in sorted({(r[0], r[1]) for r in ROWS}):
         rows = [r for r in ROWS if r[:2] == (provider, month)]
         submission = f"{provider}-{month}"
@@ -65,9 +68,11 @@ def warehouse(tmp_path: Path) -> duckdb.DuckDBPyConnection:
         )
         for _, _, *values in rows:  # region, modality, customer type, sector, the measures
             con.execute(
-                "insert into core.usage values (?, ?, ?, ?, ?, null, ?, ?, ?, 'm', ?, ?, ?, ?, ?)",
+                "insert into report values (?, ?, ?, ?, ?, null, ?, ?, ?, 'm', ?, ?, ?, ?, ?)",
                 [submission, month, provider, f"{month}-01", *values],
             )
+        store_rows(con, settings, month, submission, "from report where submission_id = $id", {"id": submission})
+    define_usage_view(con, settings)
     return con
 
 
