@@ -119,6 +119,7 @@ def ingest_validate(data: Path, period: str) -> dict:
         "rejected": sum(not v.accepted for v in verdicts),
         "structure_seconds": sum(v.stats.get("structure_seconds", 0) for v in verdicts),
         "expectations_seconds": sum(v.stats.get("expectations_seconds", 0) for v in verdicts),
+        "rows_seconds": sum(v.stats.get("rows_seconds", 0) for v in verdicts),  # the accepted rows' files
     }
 
 

@@ -1,8 +1,9 @@
 """Accepted rows, written once: one Parquet file per accepted report, read in place as ``core.usage``.
 
 Accepted reports are immutable and named by their sha256 (the submission id), so their rows are written once,
-when the report is loaded (``intake/load.py``), to ``<data>/warehouse/usage/<month>/<submission id>.parquet``,
-and never copied again. ``core.usage`` is a view over the files of the submissions the ledger lists as loaded
+by the validation that accepts the report (beside it, in its claim folder: validation runs in parallel, the
+load in one writer), and moved by the load to ``<data>/warehouse/usage/<month>/<submission id>.parquet``; they
+are never copied again. ``core.usage`` is a view over the files of the submissions the ledger lists as loaded
 (accepted or superseded), each named in it: a file the ledger does not name (left by a crash before the
 commit, or put there by hand) is never read. The view is redefined in the transaction that records a report,
 so ledger and rows change together. The analysts' snapshot holds the same view (``release/snapshot.py``):
@@ -37,17 +38,34 @@ def store_rows(
     query: str,
     params: dict[str, Any] | None = None,
 ) -> int:
-    """Write a report's rows (``query``, in the warehouse's columns and types) to its file, whole or not at all,
-    durably, before the ledger that names it commits; returns the rows written. Rewriting gives the same file."""
-    target = usage_file(settings, report_period, submission_id)
+    """Write rows (``query``, in the warehouse's columns and types) as a report's file; returns the rows written."""
+    return write_rows(con, query, params or {}, usage_file(settings, report_period, submission_id))
+
+
+def write_report_rows(con: duckdb.DuckDBPyConnection, submission_id: str, report: Path, target: Path) -> int:
+    """Write a provider's report as the warehouse keeps it (``sql/usage_rows.sql``) to ``target``."""
+    query = (Path(__file__).parent / "sql" / "usage_rows.sql").read_text(encoding="utf-8")
+    return write_rows(con, query, {"submission_id": submission_id, "path": str(report)}, target)
+
+
+def write_rows(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], target: Path) -> int:
+    """Write the rows of ``query`` to ``target``, whole or not at all, durably (before a ledger that names the
+    file commits); returns the rows written. Writing again gives the same rows."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     copy = f"copy ({query}) to {_literal(partial)} (format parquet, compression zstd)"
-    written = con.execute(copy, params or {}).fetchall()[0][0]
+    written = con.execute(copy, params).fetchall()[0][0]
     _sync(partial)
-    os.replace(partial, target)  # the view never sees half a file
-    _sync(target.parent)  # the rename itself survives a power cut before the ledger's commit does
+    os.replace(partial, target)  # no reader ever sees half a file
+    _sync(target.parent)  # the rename itself survives a power cut
     return int(written)
+
+
+def keep_rows(staged: Path, target: Path) -> None:
+    """Move rows written ahead (by the validation) into place, durably."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, target)
+    _sync(target.parent)
 
 
 def define_usage_view(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:

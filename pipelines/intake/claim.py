@@ -33,6 +33,9 @@ CLAIM_FILE = "claim.json"
 RECEIPT_COUNTER = ".receipt_seq"
 VERDICT_FILE = "verdict.json"
 REASON_FILE = "reason.json"
+# The accepted rows as the warehouse keeps them, written by the validation for the load to move into place
+# (core/usage_store.py). A stored report's name never starts with a dot, so never this one.
+ROWS_FILE = ".rows.parquet"
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,10 @@ class Claim:
     @property
     def verdict_file(self) -> Path:
         return self.folder / VERDICT_FILE
+
+    @property
+    def rows_file(self) -> Path:
+        return self.folder / ROWS_FILE
 
     @property
     def label(self) -> str:

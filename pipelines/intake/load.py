@@ -16,9 +16,9 @@ import duckdb
 from pipelines.contract.reasons import Verdict, write_json
 from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
-from pipelines.core.database import fetch_first_row, open_warehouse, read_sql, restrict_data_folders, run_sql
+from pipelines.core.database import fetch_first_row, open_warehouse, restrict_data_folders, run_sql
 from pipelines.core.failpoints import crash_point
-from pipelines.core.usage_store import define_usage_view, store_rows
+from pipelines.core.usage_store import define_usage_view, keep_rows, usage_file, write_report_rows
 from pipelines.intake.claim import REASON_FILE, Claim, read_claim
 from pipelines.intake.verify import validate_claim
 from pipelines.validation.datadocs import build_index
@@ -154,7 +154,7 @@ def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, s
     params = {"submission_id": claim.received.submission_id}
     period = verdict.report_period
     assert period is not None  # an accepted report has one month
-    stored = store_report(con, settings, period, claim.received.submission_id, claim.report)
+    stored = _store_rows(con, claim, period, settings)
     crash_point("load.after_rows_stored")
     if stored != verdict.row_count:  # the file changed since it was validated: refuse to half-trust it
         raise RuntimeError(f"loaded {stored} rows of {claim.report}, expected {verdict.row_count}")
@@ -174,13 +174,16 @@ def _load_rows(con: duckdb.DuckDBPyConnection, claim: Claim, verdict: Verdict, s
     return status[0]
 
 
-def store_report(
-    con: duckdb.DuckDBPyConnection, settings: Settings, period: str, submission_id: str, report: Path
-) -> int:
-    """Write an accepted report's rows to its file in the warehouse's types; ``core.usage`` names it once the
-    ledger lists the report as loaded (``define_usage_view``). Returns the rows written."""
-    params = {"submission_id": submission_id, "path": str(report)}
-    return store_rows(con, settings, period, submission_id, read_sql("intake/usage_rows"), params)
+def _store_rows(con: duckdb.DuckDBPyConnection, claim: Claim, period: str, settings: Settings) -> int:
+    """Put the report's rows in their file: the validation wrote them beside the claim (moved into place), or,
+    for a verdict kept from before it did or a run resumed after the move, they are written from the report
+    now. Returns the rows the file holds."""
+    target = usage_file(settings, period, claim.received.submission_id)
+    if claim.rows_file.exists():
+        keep_rows(claim.rows_file, target)
+    else:
+        write_report_rows(con, claim.received.submission_id, claim.report, target)
+    return fetch_first_row(con, "select count(*) from read_parquet($path)", {"path": str(target)})[0]
 
 
 def _destination(claim: Claim, status: str, verdict: Verdict, settings: Settings) -> Path:
@@ -195,6 +198,7 @@ def _file_away(claim: Claim, verdict: Verdict, status: str, settings: Settings) 
     if status == "duplicate":
         shutil.rmtree(claim.folder, ignore_errors=True)
         return
+    claim.rows_file.unlink(missing_ok=True)  # rows the validation wrote for a report the load refused
     if status == "rejected":
         write_json(claim.folder / REASON_FILE, verdict.to_json())
     target = _destination(claim, status, verdict, settings)

@@ -24,7 +24,7 @@ def validate_claim(claim: Claim, settings: Settings) -> Verdict:
         kept = Verdict.from_json(json.loads(claim.verdict_file.read_text(encoding="utf-8")))
         if kept.has_count_totals():  # else kept by a version before the load needed them: validated again
             return kept
-    verdict = validate_report(claim.report, claim.received, settings)
+    verdict = validate_report(claim.report, claim.received, settings, rows_to=claim.rows_file)
     crash_point("validate.before_verdict")
     write_json(claim.verdict_file, verdict.to_json())
     crash_point("validate.after_verdict")

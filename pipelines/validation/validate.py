@@ -21,6 +21,7 @@ from pipelines.contract.contract import load_contract
 from pipelines.contract.reasons import Received, RuleFailure, Verdict
 from pipelines.core.config import Settings
 from pipelines.core.database import connect_memory, fetch_first_row, quote_literal, read_sql, run_sql
+from pipelines.core.usage_store import write_report_rows
 from pipelines.validation.structure import (
     check_file,
     check_identity,
@@ -47,8 +48,10 @@ DISTRUST_FILE_STATISTICS = (
 )
 
 
-def validate_report(path: Path, received: Received, settings: Settings) -> Verdict:
-    """Structure and expectation layers for the file at ``path``; never raises on bad input."""
+def validate_report(path: Path, received: Received, settings: Settings, rows_to: Path | None = None) -> Verdict:
+    """Structure and expectation layers for the file at ``path``; never raises on bad input. An accepted
+    report's rows are written to ``rows_to`` as the warehouse keeps them (here, in parallel, rather than in the
+    load's single writer)."""
     contract = load_contract()
     verdict = Verdict(received=received, contract_version=contract.version)
     started = time.perf_counter()
@@ -83,6 +86,10 @@ def validate_report(path: Path, received: Received, settings: Settings) -> Verdi
         if verdict.accepted:
             verdict.totals = _totals(con)
             verdict.failures.extend(_check_report_bounds(verdict.totals))
+        if verdict.accepted and rows_to is not None:
+            started = time.perf_counter()
+            write_report_rows(con, received.submission_id, path, rows_to)
+            verdict.stats["rows_seconds"] = round(time.perf_counter() - started, 3)
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)
         # fails a read: that is the file's fault, a rejection, not a crash of the run (hostile-report tests).

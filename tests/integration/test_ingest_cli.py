@@ -116,6 +116,27 @@ def test_rows_with_samples_name_the_offending_values(faulted):
     assert "440000" in failure["message"]  # the hint says what a valid code looks like
 
 
+def test_rows_are_kept_once_per_loaded_report_and_nowhere_else(faulted):
+    """Each loaded report's rows are one file in the warehouse's rows folder; the rows the validation wrote for a
+    report the load then refused (its history) are gone, from the folder and from the quarantine."""
+    data, _ = faulted
+    with _warehouse(data) as con:
+        loaded = con.sql(
+            "select report_period, submission_id from core.submissions where status in ('accepted', 'superseded')"
+        ).fetchall()
+        rows = con.sql("select count(*) from core.usage").fetchall()[0][0]
+        expected = con.sql("select sum(row_count) from core.submissions where status in ('accepted', 'superseded')")
+        assert rows == expected.fetchall()[0][0]
+    refused_at_load = [
+        r for r in _reasons(data).values() if any(f["rule"].startswith("history.") for f in r["failures"])
+    ]
+    assert refused_at_load, "the fixture should hold a report the suite accepted and the history refused"
+    usage = data / "warehouse" / "usage"
+    kept = {p.relative_to(usage).as_posix() for p in usage.rglob("*") if p.is_file()}
+    assert kept == {f"{period}/{submission}.parquet" for period, submission in loaded}
+    assert not [p for p in data.rglob(".rows.parquet*")]
+
+
 def test_a_report_claiming_another_provider_is_refused(faulted):
     data, fault_of = faulted
     provider = next(p for p, f in fault_of.items() if f == "other_provider")
