@@ -6,11 +6,13 @@ For each month, oldest first, on one data directory (so the warehouse grows by a
 runs in its own process: ``tokenstats generate``, ``tokenstats ingest``, ``tokenstats publish`` (marts,
 disclosure, every format, and the analyst snapshot it refreshes), ``snapshot`` (one more refresh of the analyst
 snapshot on its own: the other generation catching up with the month), ``query`` (a year-level analyst query
-through ``tokenstats query``: tokens and rows by month over every row loaded so far), and ``copy baseline``
-(what the former snapshot cost: a byte copy of the whole warehouse file). Each stage records its wall seconds
-and the peak RSS of its process tree's largest process (``os.wait4``: validation workers included); after each
-month the disk use of every data folder. It writes ``bench/results/year_<rows>.json`` with machine facts and
-the ratio of month 12's publish and snapshot to month 1's: nothing in them should grow with history.
+through ``tokenstats query``: tokens and rows by month over every row loaded so far), and ``copy baseline`` (a
+byte copy of the warehouse file, what the first snapshot cost; the file no longer holds the rows, which are
+written once to ``warehouse/usage/``: copying those too would need their size again in free disk). Each stage
+records its wall seconds and the peak RSS of its process tree's largest process (``os.wait4``: validation workers
+included); after each month the disk use of every data folder. It writes ``bench/results/year_<rows>.json`` with
+machine facts and the ratio of month 12's publish and snapshot to month 1's: nothing in them should grow with
+history.
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def disk_use(data: Path) -> dict[str, int]:
 
 
 def copy_baseline(data: Path) -> dict:
-    """The former snapshot's cost: a byte copy of the warehouse file (page cache warm, as after a publish)."""
+    """The first snapshot's cost: a byte copy of the warehouse file (page cache warm, as after a publish); the rows'
+    files are not copied (disk)."""
     source = data / "warehouse" / "tokenstats.duckdb"
     target = source.with_name(".copy-baseline.duckdb")
     started = time.perf_counter()

@@ -26,7 +26,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from pipelines.statistics.programmes import cover_model, fixed_model
+from pipelines.statistics.programmes import cover_model, fixed_model, run
 
 # Values are scaled to the largest cell; a hidden value may range up to this many times that. A cap far above
 # any cell keeps every programme bounded (when even the totals are hidden); reaching it is proof enough.
@@ -298,10 +298,10 @@ class RecordAudit:
         coefs = np.array([*target.coefs, *(-c for c in target.coefs)]) * (1.0 if upward else -1.0)
         highs.addRow(need, highspy.kHighsInf, len(columns), columns, coefs)  # the target moves at least its need
         try:
-            highs.run()
-            if highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+            status = run(highs)
+            if status == highspy.HighsModelStatus.kInfeasible:
                 return None
-            if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+            if status != highspy.HighsModelStatus.kOptimal:
                 return np.zeros(0, dtype=np.int64)
             move = np.asarray(highs.getSolution().col_value)
             return np.flatnonzero(charged & (move[:n] + move[n:] > COVER_TOLERANCE))
@@ -379,8 +379,7 @@ class RecordAudit:
         highs.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
         highs.changeObjectiveSense(sense)
         for attempt in range(2):
-            highs.run()
-            status = highs.getModelStatus()
+            status = run(highs)
             if status == highspy.HighsModelStatus.kUnbounded:
                 return (float("-inf") if sense == highspy.ObjSense.kMinimize else float("inf")), None
             if status == highspy.HighsModelStatus.kOptimal:

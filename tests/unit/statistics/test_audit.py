@@ -3,16 +3,22 @@ LP written here (scipy over the table's own sums), not by the audit's programme.
 
 from __future__ import annotations
 
+from pathlib import Path
 from unittest import mock
 
+import highspy
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 from scipy.optimize import linprog
 
 from pipelines.statistics import audit as audit_module
 from pipelines.statistics.audit import RecordAudit, Target
+from pipelines.statistics.programmes import fixed_model, run
+
+DATA = Path(__file__).parent / "data"
 
 # A 2 x 3 table with its margins: cells 0-5 (row-major), row totals 6-7, column totals 8-10, the grand total 11.
 VALUES = np.array([40.0, 25.0, 35.0, 60.0, 30.0, 10.0, 100.0, 100.0, 100.0, 55.0, 45.0, 200.0])
@@ -59,6 +65,20 @@ def test_no_cover_when_nothing_may_move():
     (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
     assert not interval.protected
     assert audit.cover(interval, np.array([], dtype=np.int64)) is None
+
+
+def test_a_programme_presolve_alone_calls_infeasible_is_solved():
+    """The atoms' programme of a 100M-row month at an exact solve after its spreads (``bench/disclosure.py --rows
+    100M --providers 50``, written out by HiGHS): the true values are a solution, yet HiGHS with presolve calls it
+    infeasible (values from 1e-10 of the largest up). The audit's solves check that verdict without presolve:
+    the publish failed on it, and an infeasible cover sets its target aside as beyond any protection."""
+    highs = fixed_model(sparse.csc_matrix((0, 0)), np.zeros(0))  # the audit's options
+    highs.readModel(str(DATA / "atoms_presolve_infeasible.mps.gz"))
+    highs.run()
+    assert highs.getModelStatus() == highspy.HighsModelStatus.kInfeasible  # HiGHS's verdict, the case pinned
+    highs.clearSolver()
+    assert run(highs) == highspy.HighsModelStatus.kOptimal
+    assert highs.getOptionValue("presolve")[1] == "on"  # the next solves presolve again
 
 
 @pytest.mark.parametrize(
