@@ -54,8 +54,12 @@ def write_rows(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     copy = f"copy ({query}) to {_literal(partial)} (format parquet, compression zstd)"
-    written = con.execute(copy, params).fetchall()[0][0]
-    _sync(partial)
+    try:
+        written = con.execute(copy, params).fetchall()[0][0]
+        _sync(partial)
+    except BaseException:
+        partial.unlink(missing_ok=True)  # e.g. a report unreadable past its footer: it is rejected, nothing left
+        raise
     os.replace(partial, target)  # no reader ever sees half a file
     _sync(target.parent)  # the rename itself survives a power cut
     return int(written)
