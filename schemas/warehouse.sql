@@ -138,3 +138,18 @@ create table if not exists mart.estimates (
     requests hugeint not null,
     settlement_amount decimal(38, 4) not null
 );
+
+-- Each loaded report's final-use sales per item (model x modality), summed once: a report is immutable, so the
+-- token price index's elementary aggregates (pipelines/release/sql/elementary_aggregates.sql) add these up
+-- instead of reading every month's rows again at every publish. Filled in by price_index.elementary_aggregates
+-- for reports it has not summed yet (release/sql/item_sales.sql). Grain: one row per report and item.
+create table if not exists mart.item_sales (
+    submission_id varchar not null,
+    report_period varchar not null,
+    provider_id varchar not null,
+    model_id varchar not null,
+    modality varchar not null,
+    total_tokens hugeint not null,
+    settlement_amount decimal(38, 4) not null,
+    primary key (submission_id, model_id, modality)
+);

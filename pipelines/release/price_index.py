@@ -49,7 +49,11 @@ def list_index_submissions(con: duckdb.DuckDBPyConnection, period: str) -> tuple
 
 def elementary_aggregates(con: duckdb.DuckDBPyConnection, submissions: tuple[str, ...]) -> pl.DataFrame:
     """Every item's settlement and tokens of every month in these submissions (a release's: its own month's and
-    every earlier month's accepted reports, ``list_index_submissions``)."""
+    every earlier month's accepted reports, ``list_index_submissions``). Reports not summed before are summed
+    now, once (``mart.item_sales``)."""
+    summed = {row[0] for row in con.sql("select distinct submission_id from mart.item_sales").fetchall()}
+    if missing := sorted(set(submissions) - summed):  # else no row, nor even a file of core.usage, is read
+        run_sql(con, "release/item_sales", submissions=missing)
     rows = run_sql(con, "release/elementary_aggregates", submissions=list(submissions)).pl()
     return rows.select(
         pl.col("report_period").alias("month"),

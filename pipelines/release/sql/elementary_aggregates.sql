@@ -2,27 +2,19 @@
 -- the accepted reports of its month and every earlier month, current when it was published), per provider,
 -- model and modality, with the provider's enterprise group as the registry stands now (the contributor of
 -- disclosure control). Grain: one row per reference month × provider × model × modality. The unit value (yuan
--- per million tokens) is settlement_amount * 10^6 / total_tokens.
-with current_usage as (
-    select * from core.usage where list_contains($submissions, submission_id)
-),
-
-final as (
-    select
-        u.report_period,
-        u.provider_id,
-        u.model_id,
-        u.modality,
-        p.enterprise_group,
-        sum(u.input_tokens + u.output_tokens)::hugeint as total_tokens,
-        sum(u.settlement_amount)::decimal(38, 4) as settlement_amount
-    from current_usage as u
-    join ref.providers as p using (provider_id)
-    join ref.customer_types as ct using (customer_type)
-    where ct.use_type = 'final'
-    group by all
-    having sum(u.input_tokens + u.output_tokens) > 0
-)
-
-select * from final
+-- per million tokens) is settlement_amount * 10^6 / total_tokens. Read from each report's sales, summed once
+-- (mart.item_sales): a publish reads no month's rows but its own, however long the history.
+select
+    s.report_period,
+    s.provider_id,
+    s.model_id,
+    s.modality,
+    p.enterprise_group,
+    sum(s.total_tokens)::hugeint as total_tokens,
+    sum(s.settlement_amount)::decimal(38, 4) as settlement_amount
+from mart.item_sales as s
+join ref.providers as p using (provider_id)
+where list_contains($submissions, s.submission_id)
+group by all
+having sum(s.total_tokens) > 0
 order by report_period, provider_id, model_id, modality

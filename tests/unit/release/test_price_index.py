@@ -17,11 +17,17 @@ from pipelines.core.config import Settings
 from pipelines.core.database import open_warehouse, read_sql
 from pipelines.release.formats.price_index_sdmx import write_price_index_sdmx
 from pipelines.release.formats.workbook import write_workbook
-from pipelines.release.price_index import Panel, elementary_aggregates, list_index_submissions, price_index_table
+from pipelines.release.price_index import (
+    ITEM,
+    Panel,
+    elementary_aggregates,
+    list_index_submissions,
+    price_index_table,
+)
 from pipelines.release.release_model import ReleaseInfo
 from pipelines.release.vintages import store_vintages
 from pipelines.statistics.marts import build_marts
-from pipelines.statistics.primary import Rules
+from pipelines.statistics.primary import GROUP, Rules
 from pipelines.synthetic.generate import generate_month
 from tests.loading import load_accepted_report
 
@@ -177,6 +183,35 @@ def year_index(year: Settings) -> pl.DataFrame:
 
 def _last(table: pl.DataFrame, modality: str, column: str) -> float:
     return table.filter(pl.col("modality") == modality, pl.col("month") == YEAR[-1])[column].item()
+
+
+ROWS_ORACLE = """
+select u.report_period, u.provider_id, u.model_id, u.modality, p.enterprise_group,
+       sum(u.input_tokens + u.output_tokens)::hugeint as tokens, sum(u.settlement_amount) as amount
+from core.usage as u join ref.providers as p using (provider_id) join ref.customer_types as c using (customer_type)
+where c.use_type = 'final' and list_contains($ids, u.submission_id)
+group by all having sum(u.input_tokens + u.output_tokens) > 0 order by all
+"""
+
+
+def test_each_report_is_summed_once_and_its_rows_never_read_again(year: Settings):
+    """The year's elementary aggregates are what summing the rows gives (the oracle above reads them), and once
+    every report is summed, a publish reads no row nor file of any month: the rows' files moved away change
+    nothing (a national year would otherwise read every month's rows again at every publish)."""
+    with open_warehouse(year) as con:
+        submissions = list_index_submissions(con, YEAR[-1])
+        summed = elementary_aggregates(con, submissions)
+        expected = con.sql(ROWS_ORACLE, params={"ids": list(submissions)}).fetchall()
+        aside = year.data_dir / "rows-aside"
+        year.usage_dir.rename(aside)
+        try:
+            again = elementary_aggregates(con, submissions)
+        finally:
+            aside.rename(year.usage_dir)
+    got = summed.select("month", *ITEM, GROUP, pl.col("tokens").cast(pl.Int64), "amount").rows()
+    assert [row[:6] for row in got] == [(*row[:5], int(row[5])) for row in expected]
+    assert [row[6] for row in got] == pytest.approx([float(row[6]) for row in expected], rel=1e-12)
+    assert again.equals(summed)
 
 
 def test_over_a_generated_year_text_prices_fall_faster_than_video(year_index: pl.DataFrame):
