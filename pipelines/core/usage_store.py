@@ -13,7 +13,9 @@ DuckDB from rows the suite accepted), so their statistics may be trusted, unlike
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,19 @@ def write_rows(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any
 
 
 def keep_rows(staged: Path, target: Path) -> None:
-    """Move rows written ahead (by the validation) into place, durably."""
+    """Move rows written ahead (by the validation) into place, durably; across filesystems (a landing folder
+    mounted apart from the warehouse) as a whole copy, then the staged file removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    os.replace(staged, target)
+    try:
+        os.replace(staged, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        partial = target.with_name(f".{target.name}.partial")
+        shutil.copyfile(staged, partial)
+        _sync(partial)
+        os.replace(partial, target)
+        staged.unlink()
     _sync(target.parent)
 
 
