@@ -18,10 +18,7 @@ def fixed_model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.
     with _stdout_silenced():  # HiGHS prints its banner from C, past Python's sys.stdout
         highs = highspy.Highs()
     highs.setOptionValue("output_flag", False)
-    # Each solve changes only the objective or a few bounds: primal simplex from the last basis; presolve drops
-    # the fixed (free) cells first.
-    highs.setOptionValue("simplex_strategy", 4)
-    highs.setOptionValue("presolve", "on")
+    highs.setOptionValue("presolve", "on")  # drops the fixed (free) cells first
     lp = highspy.HighsLp()
     n = matrix.shape[1]
     lp.num_col_, lp.num_row_ = n, matrix.shape[0]
@@ -38,30 +35,73 @@ def fixed_model(matrix: sparse.csc_matrix, fixed_values: np.ndarray) -> highspy.
     return highs
 
 
-def cover_model(matrix: sparse.csc_matrix, truth: np.ndarray) -> highspy.Highs:
-    """Columns: each column's move up and move down from its true value; rows: every sum and link still holds."""
-    highs = fixed_model(sparse.hstack([matrix, -matrix], format="csc"), np.zeros(2 * matrix.shape[1]))
-    residual = -(matrix @ truth)  # the true values satisfy the sums to the float: moves restore exactly that
-    highs.changeRowsBounds(len(residual), np.arange(len(residual), dtype=np.int32), residual, residual)
-    return highs
+class CoverProgramme:
+    """Columns: each column's move up and move down from its true value; rows: every sum and link still holds.
+    ``open`` sets how far each may move and what a unit moved costs, then ``cheapest`` or ``farthest`` solves."""
+
+    def __init__(self, matrix: sparse.csc_matrix, truth: np.ndarray) -> None:
+        self.width = 2 * matrix.shape[1]
+        self.highs = fixed_model(sparse.hstack([matrix, -matrix], format="csc"), np.zeros(self.width))
+        residual = -(matrix @ truth)  # the true values satisfy the sums to the float: moves restore exactly that
+        self.highs.changeRowsBounds(len(residual), np.arange(len(residual), dtype=np.int32), residual, residual)
+        self.cost = np.zeros(self.width)
+
+    def open(self, upper: np.ndarray, cost: np.ndarray) -> None:
+        self.highs.changeColsBounds(self.width, np.arange(self.width, dtype=np.int32), np.zeros(self.width), upper)
+        self.cost = cost
+
+    def cheapest(self, columns: np.ndarray, coefs: np.ndarray, need: float, recheck: bool) -> np.ndarray | None:
+        """The cheapest moves with the target (a row: ``columns``, ``coefs``) moved at least ``need``; None when
+        infeasible (checked again without presolve if ``recheck``), empty when the solver found no optimum."""
+        self.highs.changeColsCost(self.width, np.arange(self.width, dtype=np.int32), self.cost)
+        self.highs.addRow(need, highspy.kHighsInf, len(columns), columns, coefs)
+        try:
+            status = run(self.highs, cold="primal", recheck=recheck)
+            if status == highspy.HighsModelStatus.kInfeasible:
+                return None
+            if status != highspy.HighsModelStatus.kOptimal:
+                return np.zeros(0)
+            return np.asarray(self.highs.getSolution().col_value)
+        finally:
+            self.highs.deleteRows(1, np.array([self.highs.getNumRow() - 1], dtype=np.int32))
+
+    def farthest(self, columns: np.ndarray, coefs: np.ndarray) -> float | None:
+        """How far the moves carry the target; None without an optimum (never infeasible: no move is a move)."""
+        cost = np.zeros(self.width)
+        cost[columns] = -coefs  # the programme minimises
+        self.highs.changeColsCost(self.width, np.arange(self.width, dtype=np.int32), cost)
+        if run(self.highs, cold="primal") != highspy.HighsModelStatus.kOptimal:
+            return None
+        return -float(self.highs.getInfo().objective_function_value)
 
 
-def run(highs: highspy.Highs) -> highspy.HighsModelStatus:
-    """Solve; an infeasible verdict is checked once more without presolve. Its tolerances called a feasible
+def run(highs: highspy.Highs, cold: str = "dual", recheck: bool = True) -> highspy.HighsModelStatus:
+    """Solve. Most solves change only the objective or a few bounds: primal simplex from the last basis, which
+    stays feasible. Without one, ``cold``: dual simplex for the audit's programmes (two to three times faster
+    there), primal for a cover (its zero move is feasible from the start).
+
+    An infeasible verdict is checked once more without presolve (``recheck``): its tolerances called a feasible
     programme infeasible (the atoms' at 100M rows: values from 1e-10 of the largest up, the truth itself a
     solution), and an infeasible cover sets its target aside as beyond protection: that must be the
     programme's, never the solver's."""
+    _choose_simplex(highs, cold)
     highs.run()
-    if highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
+    if not recheck or highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
         return highs.getModelStatus()
     _, presolve = highs.getOptionValue("presolve")
     highs.clearSolver()
     highs.setOptionValue("presolve", "off")
+    _choose_simplex(highs, cold)
     try:
         highs.run()
     finally:
         highs.setOptionValue("presolve", presolve)
     return highs.getModelStatus()
+
+
+def _choose_simplex(highs: highspy.Highs, cold: str) -> None:
+    warm = highs.getBasis().valid
+    highs.setOptionValue("simplex_strategy", 4 if warm or cold == "primal" else 1)
 
 
 _SILENCING = threading.Lock()  # the descriptor is the process's: one thread at a time may swap it

@@ -31,7 +31,7 @@ RECEIVED_AT = dt.datetime(2026, 11, 2, 9, 0, tzinfo=dt.UTC)
 
 PINNED = {
     "2026-09/v1/bulletin.html": "6a70e3cea9e8dae914de6d330793b4b6f8a11503c701ca36e88629e8a6683f69",
-    "2026-09/v1/manifest.json": "263080d860bf7c601b10299d618da4d2bc9e5c1a733f1d584bc31d7e9f9cb660",
+    "2026-09/v1/manifest.json": "4399a9cdc8083ea99df46036c7888fc990da72934c55e88618c3f95ed2d2874f",
     "2026-09/v1/sdmx/data.csv": "6447afa562572d214e1afa487bb2433dbc0105ae2c3b3d729b01121c31afc440",
     "2026-09/v1/sdmx/price_index_data.csv": "fd3d99eeecf542c1be74f4f431a2a3224050da4d378092b417b05734fcff8415",
     "2026-09/v1/sdmx/price_index_structure.xml": "864e7da2ad8a9c9f1e7236fb375a782806d44992c4f0d13b2c46922b3eeb6424",
@@ -66,7 +66,7 @@ PINNED = {
     "2026-09/v1/tables/use_type.parquet": "bbc522fe0d57d783d6b9f53ddd5ab376e474c2d20fb1c6e60da4da0392537aa1",
     "2026-09/v1/tokenstats_2026-09_v1.xlsx": "e1be0c9627b6fb15d9cc517e1af3ae7541eeb328e28d2db1ca2e3bdbde9b59ef",
     "2026-10/v1/bulletin.html": "c78356008c960f652189a572da7dde153776e7e2f0e15851ac66cd8b1c686dfb",
-    "2026-10/v1/manifest.json": "ffb3563be24f4668e9ea35b064296a08b2ddf8cfc359da3ca6520912be78d7f0",
+    "2026-10/v1/manifest.json": "2b4d386bc0497878435d2947637e33d5ed33007cb8dc9237eb9d31211facbab5",
     "2026-10/v1/sdmx/data.csv": "060f1a3d8465360bb4763e797df4cbfdd87131f019daaf0828b4f4b011d2746a",
     "2026-10/v1/sdmx/price_index_data.csv": "cc1d5afd6434332c244123b91441d9d447d5505b3e8a4788147a3e0785879b07",
     "2026-10/v1/sdmx/price_index_structure.xml": "91bab8912f0e7d199f0369f3147dbef6c5594d0be4b44e05dbececcc1b99222d",
@@ -101,7 +101,7 @@ PINNED = {
     "2026-10/v1/tables/use_type.parquet": "a2135448ac06678d1bf544ee98dbb100bad7f13ee46d3b508d4e71bbe6ab47eb",
     "2026-10/v1/tokenstats_2026-10_v1.xlsx": "3eb644a90c3c3bd77d55e57454d4db90bf05f4d62564371177258dd50a4b34ea",
     "2026-10/v2/bulletin.html": "34ef3ab6005a4c9390de1a4af4b2593b96dfe50039da3eb57134b2385573f18d",
-    "2026-10/v2/manifest.json": "a2adb456344149dff81b25dbf56ca75864e2a387630e7c2d2a9dd28c66c30749",
+    "2026-10/v2/manifest.json": "b3d8b94c3ad4439706a2bc9d64b0794e1dcee416b84729bba5d23753d4ba6b01",
     "2026-10/v2/sdmx/data.csv": "695fb987538940fea5a3015c64d8cfc41c9a2be385b1a95e550d9f9f233a8968",
     "2026-10/v2/sdmx/price_index_data.csv": "56057ba03d32cc8f29d67bb4c35b490baedcf8c5c425f21087ee259308827d56",
     "2026-10/v2/sdmx/price_index_structure.xml": "878ed8e6bb10fed169eca3b64a5efe09f8598ec7eb62f647ea173b4512ea10ca",

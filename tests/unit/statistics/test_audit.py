@@ -59,12 +59,30 @@ def test_the_cover_of_a_lone_hidden_cell_opens_a_move_that_protects_it():
 
 
 def test_no_cover_when_nothing_may_move():
-    """None, not an empty cover: no cell withheld now could protect it (so none is withheld for it)."""
+    """None, not an empty cover: no cell withheld now could protect it (so none is withheld for it). The farthest
+    move says so; no infeasible verdict is proven twice (without presolve: the demo's costliest solve)."""
     audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
     audit.hide(np.array([0]))
     (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
     assert not interval.protected
-    assert audit.cover(interval, np.array([], dtype=np.int64)) is None
+    with mock.patch.object(highspy.Highs, "clearSolver", side_effect=AssertionError("a verdict rechecked")):
+        assert audit.cover(interval, np.array([], dtype=np.int64)) is None
+
+
+def test_a_cover_just_within_reach_moves_the_target_its_need():
+    """The cell can fall 40 at most (to zero): a need of 39.5 has no move a margin past it, but one to it."""
+    audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
+    audit.hide(np.array([0]))
+    (interval,) = audit.intervals([Target((0,), (1.0,), 39.5, 1.0, 0, "cell")])
+    assert interval.short_below
+
+    with mock.patch.object(highspy.Highs, "clearSolver", side_effect=AssertionError("a verdict rechecked")):
+        withheld = audit.cover(interval, np.arange(1, len(VALUES)))
+
+    assert withheld is not None and len(withheld)
+    hidden = np.zeros(len(VALUES), dtype=bool)
+    hidden[[0, *withheld]] = True
+    assert _range(hidden, 0)[0] <= VALUES[0] - 39.5
 
 
 def test_a_programme_presolve_alone_calls_infeasible_is_solved():
