@@ -26,7 +26,7 @@ import highspy
 import numpy as np
 from scipy import sparse
 
-from pipelines.statistics.programmes import CoverProgramme, fixed_model, run
+from pipelines.statistics.programmes import CoverProgramme, fixed_model, run, spread_point, weights_by_need
 
 # Values are scaled to the largest cell; a hidden value may range up to this many times that. A cap far above
 # any cell keeps every programme bounded (when even the totals are hidden); reaching it is proof enough.
@@ -215,7 +215,7 @@ class RecordAudit:
                 waiting = pending(everyone)
                 if len(waiting) < BATCH_MIN_TARGETS:
                     break
-                weights = _weights(np.maximum(need_low[waiting], need_high[waiting]))
+                weights = weights_by_need(np.maximum(need_low[waiting], need_high[waiting]))
                 solution = self._solve(np.asarray(objective[waiting].T @ weights).ravel(), sense, exact=False)[1]
                 if solution is None:
                     break
@@ -237,8 +237,8 @@ class RecordAudit:
                 if not len(pending(np.array([j]))):  # an earlier solve proved it meanwhile
                     continue
                 waiting = pending(everyone)
-                spread = not self.spread_first and solved == SPREAD_TRIAL and 2 * proven >= solved
-                if spread and len(waiting) >= SPREAD_MIN_TARGETS:
+                trial = not self.spread_first and solved == SPREAD_TRIAL and 2 * proven >= solved
+                if trial and len(waiting) >= SPREAD_MIN_TARGETS:
                     need = need_low[waiting] if minimise else need_high[waiting]
                     solution = self._spread(objective[waiting], need, upward=not minimise)
                     if solution is not None:
@@ -309,35 +309,9 @@ class RecordAudit:
         return np.flatnonzero(charged & (move[:n] + move[n:] > COVER_TOLERANCE))
 
     def _spread(self, objective: sparse.csr_matrix, need: np.ndarray, upward: bool) -> np.ndarray | None:
-        """A point of the programme that moves each target (a row of ``objective``) up to its ``need`` (scaled) the
-        ``upward`` way, as many as far as they go together. Its own programme: a progress column per target,
-        capped at the need, at most the target's move, summed relative to each need; moving a target the wrong
-        way counts against. (The batch solves' weighted sum instead runs a few targets as far as they go, and
-        leaves the rest for a solve each.) None when the solver gives no optimum."""
-        n, k = len(self.truth), objective.shape[0]
-        sign = 1.0 if upward else -1.0
-        # Rows: every sum and link kept by the move from the truth; progress - sign * (target's move) <= 0.
-        matrix = sparse.bmat([[self.matrix, None], [-sign * objective, sparse.identity(k)]], format="csc")
-        highs = fixed_model(matrix, np.zeros(n + k))
-        highs.setOptionValue("solver", "ipm")  # from scratch on a new programme: interior point, then a vertex
-        lower = np.concatenate([np.where(self.hidden, -self.truth, 0.0), np.full(k, -highspy.kHighsInf)])
-        upper = np.concatenate([np.where(self.hidden, HIDDEN_VALUE_CAP - self.truth, 0.0), need * COVER_MARGIN])
-        highs.changeColsBounds(n + k, np.arange(n + k, dtype=np.int32), lower, upper)
-        rows = self.matrix.shape[0]
-        residual = -(self.matrix @ self.truth)  # as in the cover: moves restore the sums to the float
-        highs.changeRowsBounds(
-            rows + k,
-            np.arange(rows + k, dtype=np.int32),
-            np.concatenate([residual, np.full(k, -highspy.kHighsInf)]),
-            np.concatenate([residual, np.zeros(k)]),
-        )
-        weights = np.concatenate([np.zeros(n), _weights(need)])  # each target's progress relative to its need
-        highs.changeColsCost(n + k, np.arange(n + k, dtype=np.int32), weights)
-        highs.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        highs.run()
-        if highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-            return None
-        return self.truth + np.asarray(highs.getSolution().col_value)[:n]
+        """The spread solve (``programmes.spread_point``): hidden columns free to move, the rest as published."""
+        room = np.where(self.hidden, self.truth, 0.0), np.where(self.hidden, HIDDEN_VALUE_CAP - self.truth, 0.0)
+        return spread_point(self.matrix, self.truth, room, objective, (need, COVER_MARGIN), upward)
 
     def _step_along(
         self,
@@ -390,10 +364,3 @@ class RecordAudit:
             if attempt == 0:
                 highs.clearSolver()  # a numerical dead end from the last basis: once more from scratch
         raise RuntimeError(f"disclosure audit LP ended {highs.modelStatusToString(status)}")
-
-
-def _weights(need: np.ndarray) -> np.ndarray:
-    """Each target weighted to its size (1 / need, the largest weight 1), within six orders of magnitude: a wider
-    range is ill-posed for the solver."""
-    weights = 1.0 / np.maximum(need, 1e-9)
-    return np.maximum(weights / weights.max(), 1e-6)
