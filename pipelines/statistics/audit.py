@@ -300,7 +300,8 @@ class RecordAudit:
             farthest = self._cover.farthest(columns, coefs)
             if farthest is None:
                 return np.zeros(0, dtype=np.int64)
-            if farthest < need:
+            value = float(np.dot(target.coefs, self.truth[list(target.columns)]))
+            if farthest < need - 1e-9 * max(abs(value), 1.0 / self.scale):  # as ``Interval``: none so small
                 return None
             margin = COVER_MARGIN if farthest >= need * COVER_MARGIN else 1.0  # the former: presolve erred (rare)
             move = self._cover.cheapest(columns, coefs, need * margin, recheck=True)

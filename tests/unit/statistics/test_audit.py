@@ -69,11 +69,13 @@ def test_no_cover_when_nothing_may_move():
         assert audit.cover(interval, np.array([], dtype=np.int64)) is None
 
 
-def test_a_cover_just_within_reach_moves_the_target_its_need():
-    """The cell can fall 40 at most (to zero): a need of 39.5 has no move a margin past it, but one to it."""
+@pytest.mark.parametrize("need", [39.5, 40.0, 40.0 + 1e-8])
+def test_a_cover_just_within_reach_moves_the_target_its_need(need):
+    """The cell can fall 40 at most (to zero): a need of 39.5, or all 40, has no move a margin past it, but one
+    to it; a need past 40 by less than the audit's tolerance (1e-9 of the value) counts as reached."""
     audit = RecordAudit(VALUES, RELATIONS, np.zeros((0, 2), dtype=np.int64))
     audit.hide(np.array([0]))
-    (interval,) = audit.intervals([Target((0,), (1.0,), 39.5, 1.0, 0, "cell")])
+    (interval,) = audit.intervals([Target((0,), (1.0,), need, 1.0, 0, "cell")])
     assert interval.short_below
 
     with mock.patch.object(highspy.Highs, "clearSolver", side_effect=AssertionError("a verdict rechecked")):
@@ -82,7 +84,7 @@ def test_a_cover_just_within_reach_moves_the_target_its_need():
     assert withheld is not None and len(withheld)
     hidden = np.zeros(len(VALUES), dtype=bool)
     hidden[[0, *withheld]] = True
-    assert _range(hidden, 0)[0] <= VALUES[0] - 39.5
+    assert _range(hidden, 0)[0] <= VALUES[0] - need + 1e-9 * VALUES[0]
 
 
 def test_a_programme_presolve_alone_calls_infeasible_is_solved():
