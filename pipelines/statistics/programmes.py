@@ -1,4 +1,5 @@
-"""The audit's linear programmes as HiGHS models (``audit.py`` changes their costs and bounds and solves them)."""
+"""The audit's linear programmes as HiGHS models: the attacker's (``fixed_model``: ``audit.py`` changes its costs
+and bounds and solves it), the cover's (cheapest and farthest moves), the spread solve's; and how each is solved."""
 
 from __future__ import annotations
 
