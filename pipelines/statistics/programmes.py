@@ -130,8 +130,7 @@ def run(highs: highspy.Highs, cold: str = "dual", recheck: bool = True) -> highs
 
     An infeasible verdict is checked once more without presolve (``recheck``): its tolerances called a feasible
     programme infeasible (the atoms' at 100M rows: values from 1e-10 of the largest up, the truth itself a
-    solution), and an infeasible cover sets its target aside as beyond protection: that must be the
-    programme's, never the solver's."""
+    solution), and the publish stopped. (Whether a cover exists is not left to such a verdict: ``farthest``.)"""
     _choose_simplex(highs, cold)
     highs.run()
     if not recheck or highs.getModelStatus() != highspy.HighsModelStatus.kInfeasible:
