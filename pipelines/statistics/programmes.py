@@ -91,7 +91,7 @@ def spread_point(
     Its own programme: a progress column per target, capped there, at most the target's move; their sum relative
     to each need is maximised, so moving a target the wrong way counts against. (A weighted sum of the targets
     instead runs a few as far as they go.) Each is new: interior point, then a vertex (warm-started simplex on
-    the targets left, tried, was three times slower)."""
+    the targets left, tried, was 1.6 times slower)."""
     (n, k), (need, margin), sign = (len(truth), objective.shape[0]), need, 1.0 if upward else -1.0
     # Rows: every sum and link kept by the move from the truth; progress - sign * (target's move) <= 0.
     highs = fixed_model(
