@@ -78,6 +78,11 @@ class Target:
     kind: str  # "cell" or "change"
 
 
+def _shortfall_tolerance(value: float) -> float:
+    """How far short of its need a target may fall and still count as protected (unscaled): the solver's float."""
+    return 1e-9 * max(abs(value), 1.0)
+
+
 @dataclass(frozen=True)
 class Interval:
     """What an attacker can derive about a target: proven inner bounds, or its exact range when too narrow."""
@@ -90,11 +95,11 @@ class Interval:
 
     @property
     def short_below(self) -> bool:
-        return self.low > self.value - self.target.need_low + 1e-9 * max(abs(self.value), 1.0)
+        return self.low > self.value - self.target.need_low + _shortfall_tolerance(self.value)
 
     @property
     def short_above(self) -> bool:
-        return self.high < self.value + self.target.need_high - 1e-9 * max(abs(self.value), 1.0)
+        return self.high < self.value + self.target.need_high - _shortfall_tolerance(self.value)
 
     @property
     def protected(self) -> bool:
@@ -301,7 +306,7 @@ class RecordAudit:
             if farthest is None:
                 return np.zeros(0, dtype=np.int64)
             value = float(np.dot(target.coefs, self.truth[list(target.columns)]))
-            if farthest < need - 1e-9 * max(abs(value), 1.0 / self.scale):  # as ``Interval``: none so small
+            if (need - farthest) * self.scale > _shortfall_tolerance(value * self.scale):  # as ``Interval``
                 return None
             margin = COVER_MARGIN if farthest >= need * COVER_MARGIN else 1.0  # the former: presolve erred (rare)
             move = self._cover.cheapest(columns, coefs, need * margin, recheck=True)
