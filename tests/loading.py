@@ -12,7 +12,7 @@ import polars as pl
 
 from pipelines.core.config import Settings
 from pipelines.core.database import run_sql
-from pipelines.core.usage_store import define_usage_view, read_report, usage_file, write_report_rows
+from pipelines.core.usage_store import define_usage_view, usage_file, write_report_rows
 
 
 def load_accepted_report(
@@ -46,6 +46,6 @@ def load_accepted_report(
         stored_path=str(path),
         contract_version="1",
     )
-    write_report_rows(con, submission, read_report(path), usage_file(settings, period, submission))
+    write_report_rows(con, submission, path, usage_file(settings, period, submission))
     run_sql(con, "intake/supersede", provider_id=provider, report_period=period)
     define_usage_view(con, settings)

@@ -44,16 +44,10 @@ def store_rows(
     return write_rows(con, query, params or {}, usage_file(settings, report_period, submission_id))
 
 
-def write_report_rows(con: duckdb.DuckDBPyConnection, submission_id: str, report: str, target: Path) -> int:
-    """Write a provider's report as the warehouse keeps it (``sql/usage_rows.sql``) to ``target``. ``report``
-    is the relation holding it in the provider's columns: the validation's table of it, or ``read_report``."""
-    query = (Path(__file__).parent / "sql" / "usage_rows.sql").read_text(encoding="utf-8").format(report=report)
-    return write_rows(con, query, {"submission_id": submission_id}, target)
-
-
-def read_report(path: Path) -> str:
-    """The relation that reads a provider's file (for ``write_report_rows``)."""
-    return f"read_parquet({_literal(path)})"
+def write_report_rows(con: duckdb.DuckDBPyConnection, submission_id: str, report: Path, target: Path) -> int:
+    """Write a provider's report as the warehouse keeps it (``sql/usage_rows.sql``) to ``target``."""
+    query = (Path(__file__).parent / "sql" / "usage_rows.sql").read_text(encoding="utf-8")
+    return write_rows(con, query, {"submission_id": submission_id, "path": str(report)}, target)
 
 
 def write_rows(con: duckdb.DuckDBPyConnection, query: str, params: dict[str, Any], target: Path) -> int:

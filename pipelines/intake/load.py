@@ -18,7 +18,7 @@ from pipelines.contract.reference import load_reference_tables
 from pipelines.core.config import Settings
 from pipelines.core.database import fetch_first_row, open_warehouse, restrict_data_folders, run_sql
 from pipelines.core.failpoints import crash_point
-from pipelines.core.usage_store import define_usage_view, keep_rows, read_report, usage_file, write_report_rows
+from pipelines.core.usage_store import define_usage_view, keep_rows, usage_file, write_report_rows
 from pipelines.intake.claim import REASON_FILE, Claim, read_claim
 from pipelines.intake.verify import validate_claim
 from pipelines.validation.datadocs import build_index
@@ -182,7 +182,7 @@ def _store_rows(con: duckdb.DuckDBPyConnection, claim: Claim, period: str, setti
     if claim.rows_file.exists():
         keep_rows(claim.rows_file, target)
     else:
-        write_report_rows(con, claim.received.submission_id, read_report(claim.report), target)
+        write_report_rows(con, claim.received.submission_id, claim.report, target)
     return fetch_first_row(con, "select count(*) from read_parquet($path)", {"path": str(target)})[0]
 
 

@@ -1,8 +1,7 @@
 """First validation layer: is this a readable Parquet report of the contract's shape, from this provider?
 
-Everything here reads only the file's footer and its text columns (pyarrow, before DuckDB expands any value),
-plus one light query over the report once DuckDB has read it, so a broken or hostile file is refused before
-any heavy work. Each check returns data
+Everything here reads only the file's footer, plus one light DuckDB query over the provider and period
+columns, so a broken or hostile file is refused before any heavy work. Each check returns data
 (``RuleFailure``), never raises on bad input.
 """
 
@@ -179,11 +178,13 @@ def check_string_lengths(path: Path, contract: Contract, settings: Settings) -> 
     return []
 
 
-def check_identity(con: duckdb.DuckDBPyConnection, provider_id: str) -> tuple[list[RuleFailure], str | None]:
-    """One provider, one period, printable model ids, read from the report's table (``report_batch.sql``);
+def check_identity(
+    con: duckdb.DuckDBPyConnection, path: Path, provider_id: str, settings: Settings
+) -> tuple[list[RuleFailure], str | None]:
+    """One provider, one period, printable model ids, every value decodable (``duckdb.Error`` otherwise);
     returns the report period when single. Text lengths were checked before (``check_string_lengths``)."""
-    row = run_sql(con, "validation/identity", provider=provider_id).fetchall()[0]
-    periods, period, foreign_rows, foreign_id, unprintable, unprintable_sample = row
+    row = run_sql(con, "validation/identity", provider=provider_id, path=str(path)).fetchall()[0]
+    periods, period, foreign_rows, foreign_id, unprintable, unprintable_sample, _ = row
     failures = []
     if foreign_rows:
         failures.append(

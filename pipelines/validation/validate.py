@@ -3,8 +3,7 @@
 1. structure (``structure.py``): readable Parquet, the contract's columns and logical types, limits,
    one provider (the folder's) and one period;
 2. the Great Expectations suite ``expectations/usage_report.json`` (``expectations.py``), run by GX on
-   DuckDB over the report, read once from its file into a table (``sql/report_batch.sql``): code lists,
-   ranges, not-null, cross-column rules, key uniqueness;
+   DuckDB over the Parquet file: code lists, ranges, not-null, cross-column rules, key uniqueness;
 3. registration and history (``check_registered``, ``check_history``), in the warehouse when the report
    is loaded: a registered provider, and totals and prices not far off its previous accepted months.
 
@@ -42,14 +41,11 @@ REPORT_TOTAL_LIMIT = 10**17
 MONTH_TOTAL_LIMIT = 10**18
 # DuckDB answers min/max and prunes filters (``where x < 0``, even ``sum(case when ...)``) with the file's own
 # footer statistics and page index, which a hostile file can forge: values out of range behind statistics that
-# say they are in range passed every check (hostile-report tests). Checks must read the values themselves: the
-# one read of the provider's file runs with these optimizers off; the checks then read DuckDB's own table of
-# it, whose statistics come from the values, with every optimizer on.
+# say they are in range passed every check (hostile-report tests). Checks must read the values themselves.
 DISTRUST_FILE_STATISTICS = (
     "set global disabled_optimizers = 'filter_pushdown,statistics_propagation,row_group_pruner,top_n,"
     "late_materialization,join_filter_pushdown'; set global parquet_use_page_index = false"
 )
-TRUST_STATISTICS_AGAIN = "reset global disabled_optimizers; reset global parquet_use_page_index"
 
 
 def validate_report(path: Path, received: Received, settings: Settings, rows_to: Path | None = None) -> Verdict:
@@ -74,9 +70,7 @@ def validate_report(path: Path, received: Received, settings: Settings, rows_to:
     con = connect_memory(settings)
     try:
         con.execute(DISTRUST_FILE_STATISTICS)
-        con.execute(read_sql("validation/report_batch").format(path=quote_literal(str(path))))
-        con.execute(TRUST_STATISTICS_AGAIN)
-        failures, period = check_identity(con, received.provider_id)
+        failures, period = check_identity(con, path, received.provider_id, settings)
         verdict.failures.extend(failures)
         verdict.report_period = period
         verdict.stats["structure_seconds"] = round(time.perf_counter() - started, 3)
@@ -85,6 +79,7 @@ def validate_report(path: Path, received: Received, settings: Settings, rows_to:
         from pipelines.validation.expectations import run_suite  # GX is heavy: import only when a file gets this far
 
         started = time.perf_counter()
+        con.execute(read_sql("validation/report_batch").format(path=quote_literal(str(path))))
         failures, verdict.docs_path = run_suite(con, "report", period, verdict.row_count, settings, received)
         verdict.failures.extend(failures)
         verdict.stats["expectations_seconds"] = round(time.perf_counter() - started, 3)
@@ -93,7 +88,7 @@ def validate_report(path: Path, received: Received, settings: Settings, rows_to:
             verdict.failures.extend(_check_report_bounds(verdict.totals))
         if verdict.accepted and rows_to is not None:
             started = time.perf_counter()
-            write_report_rows(con, received.submission_id, "report", rows_to)
+            write_report_rows(con, received.submission_id, path, rows_to)
             verdict.stats["rows_seconds"] = round(time.perf_counter() - started, 3)
     except duckdb.Error as error:
         # Data the footer did not reveal as broken (bad UTF-8, a damaged or lying page, a decompression bomb)

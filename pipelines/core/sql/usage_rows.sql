@@ -1,7 +1,6 @@
 -- Accepted rows of one report in the warehouse's columns and types (grain: one row per report row), written once
 -- to the report's file (pipelines/core/usage_store.py); the empty core.usage of schemas/warehouse.sql has the same.
--- The validation writes them from its table of the report as soon as the suite accepts it, and the load moves
--- that file into place; a load that finds no such file writes them from the provider's file (the relation below).
+-- The validation writes them as soon as the suite accepts the report; the load moves that file into place.
 -- Columns are taken by name, so the provider's column order and string encodings do not matter.
 select
     $submission_id::varchar as submission_id,
@@ -19,4 +18,4 @@ select
     output_tokens::bigint as output_tokens,
     requests::bigint as requests,
     settlement_amount::decimal(18, 4) as settlement_amount
-from {report}
+from read_parquet($path)
