@@ -63,7 +63,7 @@ create table if not exists core.submission_totals (
 
 -- Accepted report rows, superseded ones included (for audit); current figures join core.submissions. The rows
 -- live in one Parquet file per accepted report, written once when it is loaded (pipelines/core/usage_store.py,
--- the columns and types of pipelines/intake/sql/usage_rows.sql); this view names every loaded report's file.
+-- the columns and types of pipelines/core/sql/usage_rows.sql); this view names every loaded report's file.
 -- Its shape before any report is loaded (a warehouse from before the files still has its table: moved at opening):
 create view if not exists core.usage as
 select * from (values (
