@@ -15,12 +15,12 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from run import machine_facts
 
 PERIOD = "2026-10"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,15 +70,7 @@ def main() -> None:
         "rows": rows,
         "providers": args.providers,
         "seed": args.seed,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],  # a shared machine: how busy it was
-        },
+        "machine": machine_facts(),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         **results,
     }

@@ -156,15 +156,29 @@ def summarise(rows: int, providers: int, parquet_bytes: int, generate_seconds: f
 
 
 def machine_facts() -> dict:
-    """What the figures depend on: cores, memory, and how busy the (shared) machine was at the end."""
+    """What the figures depend on: the code measured, cores, memory, and how busy the (shared) machine was."""
+    import duckdb
+
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     return {
+        "commit": measured_commit(),
         "cpus": os.cpu_count(),
         "memory_gib": round(memory / 2**30, 1),
         "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
         "platform": platform.platform(),
     }
+
+
+def measured_commit() -> str:
+    """The revision measured, marked ``-dirty`` when tracked files differ from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=BENCH, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    return commit + ("-dirty" if commit and git("status", "--porcelain", "--untracked-files=no") else "")
 
 
 def print_table(report: dict) -> None:

@@ -21,13 +21,14 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from run import machine_facts
 
 BENCH = Path(__file__).resolve().parent
 FIRST_MONTH = (2026, 1)
@@ -129,21 +130,6 @@ def run_month(index: int, rows: int, providers: int, data: Path, env: dict[str, 
     return result
 
 
-def machine_facts(data: Path) -> dict:
-    import duckdb
-
-    meminfo = Path("/proc/meminfo").read_text().splitlines() if Path("/proc/meminfo").exists() else []
-    total = next((int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemTotal:")), None)
-    return {
-        "cpus": os.cpu_count(),
-        "memory_bytes": total,
-        "disk_free_bytes": shutil.disk_usage(data).free,
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "platform": platform.platform(),
-    }
-
-
 def summarise(rows: int, providers: int, months: list[dict], facts: dict, planned: int) -> dict:
     first, last = months[0]["stages"], months[-1]["stages"]
     peak = max(s["peak_rss_mib"] for m in months for s in m["stages"].values() if "peak_rss_mib" in s)
@@ -191,7 +177,7 @@ def run(rows: int, providers: int, months: int, keep: bool, out_dir: Path) -> di
         "PYTHONWARNINGS": "ignore",
     }
     data.mkdir(parents=True)
-    facts = machine_facts(data)
+    facts = {**machine_facts(), "disk_free_bytes": shutil.disk_usage(data).free}
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"year_{rows}.json"
     results: list[dict] = []
