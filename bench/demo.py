@@ -52,9 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.monotonic() - started
     report = {
         "label": args.label,
-        "commit": subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
         "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "exit_code": demo.returncode,
         "seconds": round(seconds, 1),
