@@ -3,7 +3,7 @@
     uv run python bench/run.py --rows 10M [--providers 24] [--naive auto|yes|no] [--keep]
 
 For the chosen size it generates a month, then measures in the same run, each stage in its own process
-(wall seconds of the stage's work, imports excluded; peak RSS of the process):
+(wall seconds of the stage's work, imports excluded; peak RSS of its largest process, validation workers too):
 - floor: DuckDB reads the same Parquet files and computes the region × modality × sector ROLLUP;
 - fair floor: DuckDB alone on the same files, written apart from the pipeline (bench/sql/fair_floor_*.sql):
   one scan per file over every column applying the contract's row rules, then the published GROUPING SETS;
@@ -66,7 +66,8 @@ def measure(stage: str, data: Path, env: dict[str, str]) -> dict:
         raise RuntimeError(f"stage {stage} failed:\n{err[-3000:]}")
     result = json.loads(out.strip().splitlines()[-1])
     result["process_seconds"] = time.perf_counter() - started
-    result["peak_rss_mib"] = usage.ru_maxrss / 1024
+    # A stage whose work runs in a pool's workers also reports theirs (``stages.WorkersPeakRss``).
+    result["peak_rss_mib"] = max(usage.ru_maxrss / 1024, result.get("workers_peak_rss_mib", 0))
     return result
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -111,16 +113,64 @@ def ingest_validate(data: Path, period: str) -> dict:
     settings = load_settings(data_dir=data)
     claims = pending_claims(settings)
     started = time.perf_counter()
-    verdicts = validate_claims(claims, settings)
+    with WorkersPeakRss() as workers:
+        verdicts = validate_claims(claims, settings)
     seconds = time.perf_counter() - started
     return {
         "seconds": seconds,
+        "workers_peak_rss_mib": workers.peak_mib,
         "files": len(verdicts),
         "rejected": sum(not v.accepted for v in verdicts),
         "structure_seconds": sum(v.stats.get("structure_seconds", 0) for v in verdicts),
         "expectations_seconds": sum(v.stats.get("expectations_seconds", 0) for v in verdicts),
         "rows_seconds": sum(v.stats.get("rows_seconds", 0) for v in verdicts),  # the accepted rows' files
     }
+
+
+class WorkersPeakRss:
+    """The largest peak RSS of any process below this one while the block runs. The validation's workers are
+    the fork server's children, so this process's ``wait4`` never counts them; each one's high-water mark
+    (``VmHWM``) is read every 0.2 s while it lives."""
+
+    def __init__(self) -> None:
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+
+    def __enter__(self) -> WorkersPeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _poll(self) -> None:
+        while True:
+            for status in _descendant_statuses(os.getpid()):
+                if "VmHWM" in status:
+                    self.peak_mib = max(self.peak_mib, int(status["VmHWM"].split()[0]) / 1024)
+            if self._stop.wait(0.2):
+                return
+
+
+def _descendant_statuses(root: int) -> list[dict[str, str]]:
+    """``/proc/<pid>/status`` of every process below ``root``, as fields."""
+    statuses = {}
+    for path in Path("/proc").glob("[0-9]*/status"):
+        try:
+            lines = path.read_text().splitlines()
+        except OSError:  # the process ended meanwhile
+            continue
+        statuses[int(path.parent.name)] = dict(line.split(":", 1) for line in lines if ":" in line)
+    below, found = {root}, True
+    while found:
+        found = False
+        for pid, status in statuses.items():
+            if pid not in below and int(status.get("PPid", "0").strip() or 0) in below:
+                below.add(pid)
+                found = True
+    return [statuses[pid] for pid in below - {root}]
 
 
 def ingest_load(data: Path, period: str) -> dict:
