@@ -116,6 +116,11 @@ class Settings:
         return self.data_dir / "published"
 
     @property
+    def scratch_dir(self) -> Path:
+        """Where in-memory DuckDB work spills what does not fit in memory (provider-level rows: private)."""
+        return self.data_dir / "scratch"
+
+    @property
     def analyst_file(self) -> Path:
         return self.data_dir / "analyst" / "tokenstats.duckdb"
 

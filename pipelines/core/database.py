@@ -10,6 +10,7 @@ import contextlib
 import fcntl
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -26,7 +27,7 @@ STORAGE_VERSION = "v1.4.0"
 # Folders holding provider-level data are closed to other users: owner (the pipeline) and group (operators,
 # analysts) only. Providers write into the inbox by their own means; releases and Data Docs are for reading.
 PRIVATE_MODE = 0o750
-PRIVATE_FOLDERS = ("warehouse", "landing", "archive", "quarantine", "analyst", "registry")
+PRIVATE_FOLDERS = ("warehouse", "landing", "archive", "quarantine", "analyst", "registry", "scratch")
 
 
 class WarehouseBusy(RuntimeError):
@@ -44,8 +45,14 @@ def configure_connection(con: duckdb.DuckDBPyConnection, settings: Settings) -> 
 
 
 def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for work on files (validation, exports); spills to the system temp dir."""
-    return configure_connection(duckdb.connect(), settings)
+    """An in-memory DuckDB for work on files (validation). What does not fit in memory spills to a folder of
+    its own in ``<data>/scratch/`` (private: it holds provider-level rows), which DuckDB removes at close;
+    DuckDB's default, ``.tmp`` in the working directory, put them wherever the process was started."""
+    settings.scratch_dir.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    con = configure_connection(duckdb.connect(), settings)
+    spill = settings.scratch_dir / f"duckdb-{os.getpid()}-{uuid.uuid4().hex}"  # DuckDB creates it if it spills
+    con.execute(f"set temp_directory = {quote_literal(str(spill))}")
+    return con
 
 
 @contextlib.contextmanager

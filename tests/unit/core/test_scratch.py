@@ -1,0 +1,25 @@
+"""In-memory DuckDB work spills inside the data folder, in a private folder of its own that is gone after
+the connection closes: never into the working directory, where DuckDB's default would put provider rows."""
+
+from __future__ import annotations
+
+import stat
+
+from pipelines.core.config import Settings
+from pipelines.core.database import connect_memory
+
+
+def test_spilled_work_stays_in_the_private_scratch_folder_and_is_removed(tmp_path, monkeypatch):
+    elsewhere = tmp_path / "started-here"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    settings = Settings.from_env(data_dir=tmp_path / "data", duckdb_memory_limit="64MB", duckdb_threads=1)
+    con = connect_memory(settings)
+    con.execute("create table t as select i, md5(i::varchar) as s from range(3000000) as r(i)")
+    assert con.sql("select count(distinct s) from t").fetchall() == [(3_000_000,)]
+    spilled = [p for p in settings.scratch_dir.rglob("*") if p.is_file()]
+    assert spilled, "64 MB cannot hold 3M rows: the work should have spilled"
+    assert stat.S_IMODE(settings.scratch_dir.stat().st_mode) & 0o007 == 0  # no access for other users
+    con.close()
+    assert list(settings.scratch_dir.iterdir()) == []
+    assert list(elsewhere.iterdir()) == []
