@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,6 +20,8 @@ from typing import IO, Any
 import duckdb
 
 from pipelines.core.config import SCHEMAS_DIR, Settings, disclosure_key
+from pipelines.core.hostname import worker_hostname
+from pipelines.core.lifeline import process_ended
 from pipelines.core.usage_store import define_usage_view, move_usage_table
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # pipelines/: each stage keeps its SQL in <stage>/sql/
@@ -48,11 +52,28 @@ def connect_memory(settings: Settings) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for work on files (validation). What does not fit in memory spills to a folder of
     its own in ``<data>/scratch/`` (private: it holds provider-level rows), which DuckDB removes at close;
     DuckDB's default, ``.tmp`` in the working directory, put them wherever the process was started."""
-    settings.scratch_dir.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
     con = configure_connection(duckdb.connect(), settings)
-    spill = settings.scratch_dir / f"duckdb-{os.getpid()}-{uuid.uuid4().hex}"  # DuckDB creates it if it spills
-    con.execute(f"set temp_directory = {quote_literal(str(spill))}")
+    con.execute(f"set temp_directory = {quote_literal(str(_spill_folder(settings)))}")
     return con
+
+
+def _spill_folder(settings: Settings) -> Path:
+    """A new spill folder, named ``duckdb_<host>_<pid>_<random>`` (DuckDB creates it only if it spills). Those
+    left by this host's processes that ended without closing (kill -9) are removed first; other hosts' folders,
+    on a shared data folder, are theirs to remove."""
+    settings.scratch_dir.mkdir(mode=PRIVATE_MODE, parents=True, exist_ok=True)
+    host = _host()
+    for folder in settings.scratch_dir.glob("duckdb_*"):
+        _, folder_host, pid, _ = (folder.name.split("_") + [""] * 4)[:4]
+        if folder_host == host and pid.isdigit() and process_ended(pid):
+            shutil.rmtree(folder, ignore_errors=True)
+    return settings.scratch_dir / f"duckdb_{host}_{os.getpid()}_{uuid.uuid4().hex}"
+
+
+@functools.cache
+def _host() -> str:
+    """This machine's name in spill folders, asked once per process (``getfqdn`` may ask DNS)."""
+    return worker_hostname().replace("_", "-")
 
 
 @contextlib.contextmanager

@@ -53,7 +53,8 @@ def _parent_of(pid: int) -> str | None:
         return None
 
 
-def _ended(pid: str) -> bool:
+def process_ended(pid: str) -> bool:
+    """No process ``pid`` runs on this machine (gone, or a zombie)."""
     try:
         return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in "ZX"
     except (OSError, IndexError):
@@ -63,5 +64,5 @@ def _ended(pid: str) -> bool:
 if sys.platform == "linux" and PARENT_ENV in os.environ:  # a fork server, importing us first thing
     if os.environ[PARENT_ENV] == str(os.getppid()):
         _die_with_parent()
-    if _ended(os.environ[PARENT_ENV]):  # the ingest process ended before (or while) we asked
+    if process_ended(os.environ[PARENT_ENV]):  # the ingest process ended before (or while) we asked
         os.kill(os.getpid(), signal.SIGKILL)

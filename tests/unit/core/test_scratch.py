@@ -3,10 +3,13 @@ the connection closes: never into the working directory, where DuckDB's default 
 
 from __future__ import annotations
 
+import os
 import stat
+import subprocess
+import sys
 
 from pipelines.core.config import Settings
-from pipelines.core.database import connect_memory
+from pipelines.core.database import _host, connect_memory
 
 
 def test_spilled_work_stays_in_the_private_scratch_folder_and_is_removed(tmp_path, monkeypatch):
@@ -23,3 +26,19 @@ def test_spilled_work_stays_in_the_private_scratch_folder_and_is_removed(tmp_pat
     con.close()
     assert list(settings.scratch_dir.iterdir()) == []
     assert list(elsewhere.iterdir()) == []
+
+
+def test_spill_folders_left_by_killed_processes_of_this_host_are_removed(tmp_path):
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = ended.stdout.strip()  # a process that has ended: what a kill -9 leaves behind
+    scratch = settings.scratch_dir
+    left = scratch / f"duckdb_{_host()}_{dead_pid}_0123"
+    running = scratch / f"duckdb_{_host()}_{os.getpid()}_4567"
+    other_host = scratch / f"duckdb_elsewhere.example_{dead_pid}_89ab"  # a shared data folder: not ours to judge
+    for folder in (left, running, other_host):
+        folder.mkdir(parents=True)
+        (folder / "duckdb_temp_storage-0.tmp").write_bytes(b"provider rows")
+    connect_memory(settings).close()
+    assert not left.exists()
+    assert running.exists() and other_host.exists()
