@@ -183,7 +183,9 @@ def test_the_analyst_snapshot_opens_in_the_stock_duckdb_cli(published):
             "-csv",
             str(published / "analyst" / "tokenstats.duckdb"),
             "-c",
-            "select count(*) as n from analyst.usage where report_period = '2026-10'",
+            # sums, not only the count (which the files' footers answer): the CLI decodes every value written
+            "select count(*) as n, sum(input_tokens) as tokens, sum(settlement_amount) as amount "
+            "from analyst.usage where report_period = '2026-10'",
         ],
         capture_output=True,
         text=True,
@@ -191,11 +193,14 @@ def test_the_analyst_snapshot_opens_in_the_stock_duckdb_cli(published):
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert int(done.stdout.split()[-1]) == _accepted_rows(published, PERIOD).height + (
-        read_reports(sorted((published / "archive").glob(f"*/{PERIOD}/*/*.parquet")))
-        .filter(pl.col("customer_type") == "reseller")
-        .height
+    rows = read_reports(sorted((published / "archive").glob(f"*/{PERIOD}/*/*.parquet")))
+    assert (
+        rows.height
+        == _accepted_rows(published, PERIOD).height + rows.filter(pl.col("customer_type") == "reseller").height
     )
+    n, tokens, amount = done.stdout.split()[-1].split(",")
+    assert (int(n), int(tokens)) == (rows.height, rows["input_tokens"].sum())
+    assert decimal.Decimal(amount) == decimal.Decimal(str(rows["settlement_amount"].sum()))
 
 
 def test_query_runs_read_only_sql_on_the_snapshot(published, monkeypatch, capsys):
