@@ -65,8 +65,20 @@ def test_no_cover_when_nothing_may_move():
     audit.hide(np.array([0]))
     (interval,) = audit.intervals([Target((0,), (1.0,), 4.0, 4.0, 0, "cell")])
     assert not interval.protected
-    with mock.patch.object(highspy.Highs, "clearSolver", side_effect=AssertionError("a verdict rechecked")):
+    with _no_verdict_rechecked():
         assert audit.cover(interval, np.array([], dtype=np.int64)) is None
+
+
+def _no_verdict_rechecked():
+    """A verdict is rechecked without presolve (``programmes.run``): switching presolve off is the sign."""
+    real = highspy.Highs.setOptionValue
+
+    def guarded(highs, name, value):
+        if (name, value) == ("presolve", "off"):
+            raise AssertionError("a verdict rechecked")
+        return real(highs, name, value)
+
+    return mock.patch.object(highspy.Highs, "setOptionValue", guarded)
 
 
 @pytest.mark.parametrize("need", [39.5, 40.0, 40.0 + 1e-8])
@@ -78,7 +90,7 @@ def test_a_cover_just_within_reach_moves_the_target_its_need(need):
     (interval,) = audit.intervals([Target((0,), (1.0,), need, 1.0, 0, "cell")])
     assert interval.short_below
 
-    with mock.patch.object(highspy.Highs, "clearSolver", side_effect=AssertionError("a verdict rechecked")):
+    with _no_verdict_rechecked():
         withheld = audit.cover(interval, np.arange(1, len(VALUES)))
 
     assert withheld is not None and len(withheld)
