@@ -19,6 +19,7 @@ from pathlib import Path
 
 PARENT_ENV = "TOKENSTATS_LIFELINE_PARENT"  # pid of the process whose fork server must die with it
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+PROC = Path("/proc")
 
 
 def tie_fork_server_to(pid: int) -> None:
@@ -48,15 +49,23 @@ def _die_with_parent() -> None:
 
 def _parent_of(pid: int) -> str | None:
     try:  # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1]
+        return (PROC / str(pid) / "stat").read_text().rpartition(")")[2].split()[1]
     except (OSError, IndexError):
         return None
 
 
 def process_ended(pid: str) -> bool:
     """No process ``pid`` runs on this machine (gone, or a zombie)."""
+    if not (PROC / "self").exists():  # no procfs (macOS): ask the kernel; a zombie then counts as running
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:  # another user's process
+            return False
+        return False
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] in "ZX"
+        return (PROC / pid / "stat").read_text().rpartition(")")[2].split()[0] in "ZX"
     except (OSError, IndexError):
         return True
 

@@ -8,6 +8,7 @@ import stat
 import subprocess
 import sys
 
+from pipelines.core import lifeline
 from pipelines.core.config import Settings
 from pipelines.core.database import _host, connect_memory
 
@@ -42,3 +43,17 @@ def test_spill_folders_left_by_killed_processes_of_this_host_are_removed(tmp_pat
     connect_memory(settings).close()
     assert not left.exists()
     assert running.exists() and other_host.exists()
+
+
+def test_without_procfs_a_running_process_keeps_its_spill_folder(tmp_path, monkeypatch):
+    """macOS has no /proc: liveness is asked of the kernel, so two processes on one host never remove each
+    other's spill folders while they spill (a missing /proc once read as every process ended)."""
+    monkeypatch.setattr(lifeline, "PROC", tmp_path / "no-procfs")
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = settings.scratch_dir / f"duckdb_{_host()}_{ended.stdout.strip()}_0123"
+    running = settings.scratch_dir / f"duckdb_{_host()}_{os.getpid()}_4567"
+    for folder in (left, running):
+        folder.mkdir(parents=True)
+    connect_memory(settings).close()
+    assert running.exists() and not left.exists()
