@@ -26,7 +26,8 @@ from pipelines.core.usage_store import define_usage_view, move_usage_table
 
 PACKAGE_DIR = Path(__file__).resolve().parents[1]  # pipelines/: each stage keeps its SQL in <stage>/sql/
 # The storage format the warehouse (and so the analyst snapshot, its copy) is written in: the oldest our
-# analysts' DuckDB CLI reads (duckdb-cli 1.4 on PyPI reads v1.4.0; 2.0 would write v2).
+# analysts' DuckDB CLI reads (2.0 would write v2). duckdb-cli 1.4.4 opens the snapshot and reads the rows'
+# Parquet v2 files (checked by hand; the tests run the newest CLI, which pyproject.toml installs).
 STORAGE_VERSION = "v1.4.0"
 # Folders holding provider-level data are closed to other users: owner (the pipeline) and group (operators,
 # analysts) only. Providers write into the inbox by their own means; releases and Data Docs are for reading.
