@@ -52,10 +52,8 @@ _log = logging.getLogger(__name__)
 # core count: the pattern found depends on it, and a month must get the same flags on any machine.
 MEASURES_AT_ONCE = 2
 # Up to this many weak targets get each an exact cover (the cheapest move that protects it); more at once (the
-# first rounds) get one neighbour each, the next audit sorts out the rest. Covers withhold fewer cells than
-# neighbours, in fewer rounds: 32 against 8 withheld 6% fewer at 1M and 100M rows, in the same time or less;
-# covering every weak target withheld 15% fewer at 1M, a third slower (bench/README.md).
-COVER_AT_MOST = 32
+# first rounds) get one neighbour each, the next audit sorts out the rest.
+COVER_AT_MOST = 8
 
 
 @dataclass(frozen=True)
