@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.statistics.audit import Certificate, Directions, Interval, RecordAudit, Target
-from pipelines.statistics.cells import DIMENSIONS, list_sum_relations, merge_atoms, zone_of_province
+from pipelines.statistics.cells import DIMENSIONS, TOTAL, list_sum_relations, merge_atoms, zone_of_province
 from pipelines.statistics.primary import (
     ABSENT,
     DOMINANT,
@@ -126,6 +126,8 @@ class _Record:
                 self.flags[v, index[key]] = flag
         zones = zone_of_province() if zones is None else zones
         self.relations = list_sum_relations(self.keys, zones)
+        # The national totals (every classification a total, of each use): what regulators read first.
+        self.national = np.array([all(v == TOTAL for v in k[1:]) for k in self.keys], dtype=bool)
         every_atoms = [p.atoms for p in earlier] + [atoms]
         if len({a is None for a in every_atoms}) > 1:
             raise ValueError("atoms for every version of the record, or for none")
@@ -215,10 +217,10 @@ class _Record:
             while weak := self._weak(audits, threads, directions, proven, exposed, margins):
                 few, progress = len(weak) <= COVER_AT_MOST, False
                 for m, interval in weak if few else {iv.target.cell: (m, iv) for m, iv in weak}.values():
-                    movable = last * self.n + np.flatnonzero((self.status == FREE) & ~self.out[m])
+                    movable = (self.status == FREE) & ~self.out[m]
                     if few:  # the cover must see every cell withheld so far, this round's neighbours too
                         audits[m].hide(last * self.n + np.flatnonzero(np.isin(self.status, [FEW, DOMINANT, SECONDARY])))
-                    covered = audits[m].cover(interval, movable) if few else np.zeros(0, dtype=np.int64)
+                    covered = self._cover(audits[m], interval, movable) if few else np.zeros(0, dtype=np.int64)
                     if covered is None:  # no cell this version may still withhold would protect it: out before
                         self._set_aside(m, interval, exposed)
                         progress = True
@@ -336,12 +338,25 @@ class _Record:
             self.certificate.already_public += self._public_values
         return dict(counts)
 
+    def _cover(self, audit: RecordAudit, interval: Interval, movable: np.ndarray) -> np.ndarray | None:
+        """The cover of a weak target, from the free cells but the national totals if it can be: a unit of a
+        large cell costs the cover little, and it would otherwise withhold the headline figure first."""
+        last = (self.blocks - 1) * self.n
+        covered = audit.cover(interval, last + np.flatnonzero(movable & ~self.national))
+        return audit.cover(interval, last + np.flatnonzero(movable)) if covered is None else covered
+
     def _candidates(self, interval: Interval, by_member: dict[int, list], out: np.ndarray) -> list[int]:
-        """Cells of the new version that can widen a weak target: a free neighbour in one of its sums; else a
-        free cell the LP found holding it back; else any free cell in a sum with a hidden one; else any. Never a
-        cell whose value is ``out`` (published unchanged before): withholding it now would hide nothing."""
-        hidden = (self.status != FREE) & (self.status != ABSENT)
+        """Cells of the new version that can widen a weak target, the national totals last. Never a cell whose
+        value is ``out`` (published unchanged before): withholding it now would hide nothing."""
         free = (self.status == FREE) & ~out
+        return self._neighbours(interval, by_member, free & ~self.national) or self._neighbours(
+            interval, by_member, free
+        )
+
+    def _neighbours(self, interval: Interval, by_member: dict[int, list], free: np.ndarray) -> list[int]:
+        """Among ``free``: a neighbour in one of its sums; else a cell the LP found holding it back; else any
+        in a sum with a hidden one; else any."""
+        hidden = (self.status != FREE) & (self.status != ABSENT)
         cell, last = interval.target.cell, self.blocks - 1
         binding = [col - last * self.n for col in interval.binding if col >= last * self.n]
         return (
